@@ -1,0 +1,1 @@
+"""sloburn: error budgets and burn-rate alerting, computed as a stream."""

@@ -1,0 +1,55 @@
+"""Ingest agent: outcomes -> validated, classified, pre-aggregated SLI records keyed by SLO.
+
+One SLI record per (SLO, source partition) per batch, whatever the number of outcomes, so the
+window tables see one update per key per batch (per-event updates cost 3-8x in throughput).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from streams import topics
+from streams.app import Wiring
+from streams.models import SliRecord
+from streams.outcomes import Aggregate, ingest_message
+
+BATCH_MAX = 5000
+BATCH_WITHIN_S = 0.1
+
+
+def register(w: Wiring) -> None:
+    """Attach the ingest agent to the app."""
+    cfg, m = w.cfg, w.metrics
+    n = cfg.settings.partitions
+
+    @w.app.agent(w.outcomes, name="ingest")
+    async def ingest(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            now = time.time()
+            per_partition: dict[int, tuple[Aggregate, int]] = {}
+            for ev in events:
+                msg = ev.message
+                agg, _ = per_partition.get(msg.partition, (Aggregate(), -1))
+                per_partition[msg.partition] = (agg, msg.offset)
+                for rej in ingest_message(ev.value or b"", cfg, now, agg):
+                    m.events_rejected.labels(rej.reason).inc()
+                    await w.outcomes_dlq.send(key=msg.key, value=rej.dlq_record())
+            for src_partition, (agg, src_offset) in per_partition.items():
+                for slo_id in agg.counts:
+                    rec = SliRecord(
+                        slo=slo_id,
+                        counts=agg.triples(slo_id),
+                        newest_ts=agg.newest[slo_id],
+                        src_partition=src_partition,
+                        src_offset=src_offset,
+                    )
+                    await w.sli.send(
+                        key=slo_id.encode(),
+                        value=rec.to_bytes(),
+                        partition=topics.partition_for_slo(slo_id, n),
+                    )
+                for service, count in agg.accepted.items():
+                    m.events_accepted.labels(service).inc(count)
+                for slo_id, count in agg.skipped.items():
+                    m.outcomes_skipped.labels(slo_id).inc(count)

@@ -1,0 +1,123 @@
+"""The Faust app: its topics and tables, and the agents, timer and views wired onto them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from streams import topics
+from streams.buckets import BucketStore, slo_of_key
+from streams.clocks import SloClock
+from streams.config import Config
+from streams.metrics import Metrics
+from streams.published import Published
+
+
+class SloTable(faust.Table):  # type: ignore[misc]
+    """A table whose key ``"<slo id>|..."`` fixes its partition: the SLO's partition.
+
+    Faust places a changelog write on the partition of the event being processed, which does not
+    exist inside ``take_events`` batches or a timer. Deriving it from the key keeps every record
+    of an SLO in the partition its SLI records use, so recovery after a rebalance brings the
+    SLO's whole state to the worker that owns it.
+    """
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return topics.partition_for_slo(slo_of_key(str(key)), self.partitions or 1)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the worker connects and listens."""
+
+    broker: str = "127.0.0.1:9092"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    data_dir: str = "./data"
+    app_id: str = "sloburn"
+
+
+@dataclass
+class Wiring:
+    """Everything the agents share: config, topics, tables and the published results."""
+
+    app: faust.App
+    cfg: Config
+    metrics: Metrics
+    outcomes: Any
+    outcomes_dlq: Any
+    sli: Any
+    alerts: Any
+    notifications_dlq: Any
+    buckets: BucketStore
+    alert_states: Any
+    published: Published = field(default_factory=Published)
+    clocks: dict[str, SloClock] = field(default_factory=dict)
+
+
+def _slo_table(app: faust.App, name: str, partitions: int, help_text: str) -> Any:
+    return app.tables.add(
+        SloTable(
+            app,
+            name=name,
+            default=None,
+            beacon=app.tables.beacon,
+            partitions=partitions,
+            key_type=str,
+            key_serializer="json",
+            value_serializer="json",
+            help=help_text,
+        )
+    )
+
+
+def build_app(cfg: Config, rt: Runtime) -> Wiring:
+    """Create the app, declare topics and tables, and register agents, timer and views."""
+    n = cfg.settings.partitions
+    app = faust.App(
+        rt.app_id,
+        broker=f"kafka://{rt.broker}",
+        store="memory://",
+        datadir=rt.data_dir,
+        web_bind=rt.web_host,
+        web_host=rt.web_host,
+        web_port=rt.web_port,
+        topic_partitions=n,
+        topic_replication_factor=1,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        producer_linger=0.01,
+        producer_max_batch_size=262144,
+        autodiscover=False,
+        web_enabled=True,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name, partitions=n, key_serializer="raw", value_serializer="raw", internal=False
+        )
+
+    w = Wiring(
+        app=app,
+        cfg=cfg,
+        metrics=Metrics(),
+        outcomes=topic(topics.OUTCOMES),
+        outcomes_dlq=topic(topics.OUTCOMES_DLQ),
+        sli=topic(topics.SLI),
+        alerts=topic(topics.ALERTS),
+        notifications_dlq=topic(topics.NOTIFICATIONS_DLQ),
+        buckets=BucketStore(
+            _slo_table(app, "buckets", n, "Event-time buckets per SLO and hour"),
+            cfg.settings.bucket_seconds,
+        ),
+        alert_states=_slo_table(app, "alert-states", n, "Alert rule state per SLO and rule"),
+    )
+    # Imported here: each module registers onto the app it is handed.
+    from streams import api
+    from streams.agents import evaluator, ingest, sink, windows
+
+    for module in (ingest, windows, evaluator, sink, api):
+        module.register(w)
+    return w

@@ -1,0 +1,163 @@
+"""The ``sloburn`` command: broker, worker, up, validate, send."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_CONFIGS = ("configs/slo_config.yaml", "configs/error-budget-policy.yaml")
+
+
+def _configs(given: list[str] | None) -> list[str]:
+    if given:
+        return given
+    env = os.environ.get("SLOBURN_CONFIG")
+    if env:
+        return [p for p in env.split(",") if p]
+    return [p for p in DEFAULT_CONFIGS if Path(p).exists()] or list(DEFAULT_CONFIGS)
+
+
+def _load(paths: list[str]) -> object:
+    from streams.config import ConfigError, load_config
+
+    try:
+        return load_config(paths)
+    except ConfigError as e:
+        for line in e.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from streams.config import Config
+
+    cfg = _load(_configs(args.config))
+    assert isinstance(cfg, Config)
+    for slo in cfg.slos:
+        rules = ", ".join(
+            f"{r.name}({r.severity} {r.long_window_s // 60}m/{r.short_window_s // 60}m "
+            f">{float(r.burn):g}x)"
+            for r in slo.alerts
+        )
+        print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_days}d; {rules}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.app import Runtime
+    from streams.config import Config
+    from streams.worker import run_worker
+
+    cfg = _load(_configs(args.config))
+    assert isinstance(cfg, Config)
+    rt = Runtime(broker=args.broker, web_host=args.web_host, web_port=args.web_port,
+                 data_dir=args.data_dir)
+    run_worker(cfg, rt, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from streams.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(args.port)
+    try:
+        broker.start()
+    except TimeoutError as e:
+        print(f"broker: {e}", file=sys.stderr)
+        return 1
+    try:
+        while broker.proc is not None and broker.proc.poll() is None:
+            time.sleep(0.5)
+        print(f"broker exited with code {broker.proc.returncode if broker.proc else '?'}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from streams.demo import up
+
+    try:
+        return asyncio.run(up(_configs(args.config), args.broker_port, args.web_port, args.once,
+                              Path(args.workdir)))
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from streams.sender import send_lines
+
+    stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
+    with stream:
+        sent = asyncio.run(send_lines(args.broker, stream, args.partitions))
+    print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
+    return 0
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    broker_default = os.environ.get("SLOBURN_BROKER", "127.0.0.1:9092")
+    p = argparse.ArgumentParser(
+        prog="sloburn", description="Error budgets and burn-rate alerting as a stream."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check config files; one line per problem")
+    v.add_argument("config", nargs="*", help="config files (default: configs/*.yaml)")
+    v.set_defaults(fn=cmd_validate)
+
+    w = sub.add_parser("worker", help="run the stream worker")
+    w.add_argument("--config", action="append", help="config file (repeatable)")
+    w.add_argument("--broker", default=broker_default, help="bootstrap host:port")
+    w.add_argument("--web-host", default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"))
+    w.add_argument("--web-port", type=int, default=_env_int("SLOBURN_WEB_PORT", 6066))
+    w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
+    w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
+    w.set_defaults(fn=cmd_worker)
+
+    b = sub.add_parser("broker", help="run the embedded broker (Tansu, memory storage)")
+    b.add_argument("--port", type=int, default=_env_int("SLOBURN_BROKER_PORT", 9092))
+    b.set_defaults(fn=cmd_broker)
+
+    u = sub.add_parser("up", help="broker + worker + local receivers + a scripted outage")
+    u.add_argument("--config", action="append")
+    u.add_argument("--broker-port", type=int, default=_env_int("SLOBURN_BROKER_PORT", 9092))
+    u.add_argument("--web-port", type=int, default=_env_int("SLOBURN_WEB_PORT", 6066))
+    u.add_argument("--workdir", default=".sloburn", help="where logs go")
+    u.add_argument("--once", action="store_true", help="exit after the demo (0: page fired+resolved)")
+    u.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
+    s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
+    s.add_argument("--broker", default=broker_default)
+    s.add_argument("--partitions", type=int, default=8, help="partitions if the topic is missing")
+    s.set_defaults(fn=cmd_send)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sloburn`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    code: int = args.fn(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Prometheus metrics of one worker, in their own registry (base units, `_total` counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from streams.durations import window_label
+from streams.slo_math import SloStatus
+
+
+class Metrics:
+    """Every metric the worker exposes on /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.budget_remaining = Gauge(
+            "sloburn_error_budget_remaining_ratio",
+            "Error budget left over the SLO window (1 = untouched, negative = overspent).",
+            ["service", "slo"],
+            registry=r,
+        )
+        self.budget_consumed = Gauge(
+            "sloburn_error_budget_consumed_ratio",
+            "Error budget spent over the SLO window (1 = all of it).",
+            ["service", "slo"],
+            registry=r,
+        )
+        self.burn_rate = Gauge(
+            "sloburn_burn_rate",
+            "Error ratio over the window divided by the budget ratio (1 - target).",
+            ["service", "slo", "window"],
+            registry=r,
+        )
+        self.alert_firing = Gauge(
+            "sloburn_alert_firing",
+            "1 while a burn-rate rule fires, else 0.",
+            ["service", "slo", "rule", "severity"],
+            registry=r,
+        )
+        self.events_accepted = Counter(
+            "sloburn_events_accepted_total",
+            "Outcome events accepted by ingest.",
+            ["service"],
+            registry=r,
+        )
+        self.events_rejected = Counter(
+            "sloburn_events_rejected_total",
+            "Outcome events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.outcomes_skipped = Counter(
+            "sloburn_outcomes_skipped_total",
+            "Accepted outcomes an SLO could not judge (e.g. no latency_ms for a latency SLO).",
+            ["slo"],
+            registry=r,
+        )
+        self.sli_records_skipped = Counter(
+            "sloburn_sli_records_deduplicated_total",
+            "SLI records skipped because their source offset was already applied.",
+            registry=r,
+        )
+        self.notifications_sent = Counter(
+            "sloburn_notifications_sent_total",
+            "Notifications accepted by a receiver.",
+            ["receiver", "state"],
+            registry=r,
+        )
+        self.notification_retries = Counter(
+            "sloburn_notification_retries_total",
+            "Notification attempts that will be retried.",
+            ["receiver"],
+            registry=r,
+        )
+        self.notification_failures = Counter(
+            "sloburn_notification_failures_total",
+            "Notifications given up on (sent to the notifications dead-letter topic).",
+            ["receiver"],
+            registry=r,
+        )
+        self.evaluation_seconds = Gauge(
+            "sloburn_evaluation_duration_seconds",
+            "Wall time of the last evaluation tick over all SLOs.",
+            registry=r,
+        )
+
+    def observe_status(self, st: SloStatus) -> None:
+        """Publish one SLO's evaluation."""
+        svc, slo = st.slo.service, st.slo.id
+        self.budget_remaining.labels(svc, slo).set(st.budget.remaining)
+        self.budget_consumed.labels(svc, slo).set(st.budget.consumed)
+        for w in st.windows:
+            self.burn_rate.labels(svc, slo, window_label(w)).set(st.burn(w))
+        for rs in st.rules:
+            self.alert_firing.labels(svc, slo, rs.rule.name, rs.rule.severity).set(
+                1 if rs.state.firing else 0
+            )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+

@@ -1,0 +1,153 @@
+"""Wire schemas: request outcomes in, SLI records between agents, alert events out.
+
+Inbound events are validated strictly (a string where a number belongs is an error, not a
+coercion) because every accepted event moves an error budget. Producers may add fields of their
+own (trace ids, hosts); those are ignored, not rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from streams.durations import window_label
+
+
+def _event_time(v: object) -> float:
+    """Accept unix seconds (int/float) or an ISO 8601 string; return unix seconds."""
+    if isinstance(v, bool):
+        raise ValueError("expected unix seconds or an ISO 8601 time")
+    if isinstance(v, int | float):
+        f = float(v)
+    elif isinstance(v, str):
+        try:
+            d = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError("expected unix seconds or an ISO 8601 time") from None
+        f = (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+    else:
+        raise ValueError("expected unix seconds or an ISO 8601 time")
+    if not math.isfinite(f) or f <= 0:
+        raise ValueError("expected a finite time after 1970-01-01")
+    return f
+
+
+EventTime = Annotated[float, BeforeValidator(_event_time)]
+ServiceName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+class RawOutcome(BaseModel):
+    """One request's outcome, as a service reports it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: ServiceName
+    ts: EventTime
+    status_code: Annotated[int, Field(strict=True, ge=100, le=599)]
+    latency_ms: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
+    route: Annotated[str, Field(strict=True, max_length=500)] | None = None
+    ok: Annotated[bool, Field(strict=True)] | None = None
+
+
+class AggregateOutcome(BaseModel):
+    """Pre-counted outcomes of one interval; ``slo`` picks one SLO of the service."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: ServiceName
+    ts: EventTime
+    good: Count
+    total: Count
+    slo: Annotated[str, Field(strict=True, min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _good_within_total(self) -> AggregateOutcome:
+        if self.good > self.total:
+            raise ValueError("good_exceeds_total")
+        return self
+
+
+@dataclass(frozen=True)
+class SliRecord:
+    """Per-SLO, per-bucket counts of one ingest batch from one source partition.
+
+    ``src_partition``/``src_offset`` name the newest outcomes message folded in, so the window
+    agent can skip a record it has already applied. Internal (we write and read it), so it is a
+    plain dataclass, not a validated model.
+    """
+
+    slo: str
+    counts: list[tuple[int, int, int]]  # (bucket start unix s, bad, total)
+    newest_ts: float  # unix seconds
+    src_partition: int
+    src_offset: int
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON array form."""
+        return orjson.dumps(
+            [self.slo, self.counts, self.newest_ts, self.src_partition, self.src_offset]
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> SliRecord:
+        """Inverse of to_bytes."""
+        slo, counts, newest, part, off = orjson.loads(raw)
+        return cls(slo, [tuple(c) for c in counts], newest, part, off)
+
+
+AlertStateName = Literal["firing", "resolved"]
+
+
+def group_key(slo: str, rule: str, severity: str) -> str:
+    """Stable identity of an alert: sorted stable fields, versioned.
+
+    Changing this scheme needs a version bump (v1 -> v2) *and* a transition that still resolves
+    incidents opened under the old key; otherwise open PagerDuty incidents never resolve.
+    """
+    fields = {"rule": rule, "severity": severity, "slo": slo}
+    return "v1{" + ",".join(f"{k}={fields[k]!r}" for k in sorted(fields)) + "}"
+
+
+def dedup_key(slo: str, rule: str, severity: str) -> str:
+    """PagerDuty dedup_key: SHA-256 hex of the group key (trigger and resolve share it)."""
+    return hashlib.sha256(group_key(slo, rule, severity).encode()).hexdigest()
+
+
+class AlertEvent(BaseModel):
+    """A burn-rate alert changing state; published to ``sloburn.alerts``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    slo: str
+    service: str
+    rule: str
+    severity: Literal["page", "ticket"]
+    state: AlertStateName
+    long_window_s: int
+    short_window_s: int
+    long_burn_rate: float
+    short_burn_rate: float
+    threshold: float
+    budget_remaining: float  # ratio of the whole budget; negative when overspent
+    ts: float  # event time of the evaluation, unix seconds
+    dedup_key: str
+
+    @property
+    def summary(self) -> str:
+        """One human line (PagerDuty caps summaries at 1024 chars; this stays far below)."""
+        verb = "burning error budget" if self.state == "firing" else "recovered"
+        return (
+            f"[{self.severity.upper()}] {self.slo} {verb}: "
+            f"{self.long_burn_rate:.1f}x over {window_label(self.long_window_s)}, "
+            f"{self.short_burn_rate:.1f}x over {window_label(self.short_window_s)} "
+            f"(threshold {self.threshold:g}x); budget remaining {self.budget_remaining:.1%}"
+        )
+

@@ -1,0 +1,166 @@
+"""Ingest logic, pure: decode a Kafka message, validate each outcome, classify it per SLO.
+
+A message holds one outcome object or a JSON array of them. Each outcome either becomes
+(SLO, bucket, bad, total) contributions or a Rejection with a stable reason code (a bounded set,
+so it is safe as a metric label) and a human error. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from streams.buckets import floor_to
+from streams.config import SLO, Config
+from streams.models import AggregateOutcome, RawOutcome
+
+REASONS = (
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "invalid_type",
+    "invalid_value",
+    "negative_count",
+    "good_exceeds_total",
+    "unknown_service",
+    "unknown_slo",
+    "ambiguous_slo",
+    "future_timestamp",
+)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An outcome that cannot count; goes to the DLQ with its reason and original bytes."""
+
+    reason: str  # one of REASONS
+    error: str  # what was expected, for the human reading the DLQ
+    raw: bytes
+
+    def dlq_record(self) -> bytes:
+        """The DLQ message body: the reason and the original bytes as text."""
+        return orjson.dumps(
+            {
+                "reason": self.reason,
+                "error": self.error,
+                "raw": self.raw.decode("utf-8", "backslashreplace"),
+            }
+        )
+
+
+@dataclass
+class Aggregate:
+    """Per-(SLO, bucket) counts of many outcomes; what the window tables are updated with."""
+
+    counts: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # slo -> bucket -> [bad, total]
+    newest: dict[str, float] = field(default_factory=dict)  # slo -> newest event time
+    accepted: dict[str, int] = field(default_factory=dict)  # service -> accepted outcomes
+    skipped: dict[str, int] = field(default_factory=dict)  # slo -> outcomes it could not judge
+
+    def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int) -> None:
+        """Fold one contribution in (bucket by event time)."""
+        cell = self.counts.setdefault(slo_id, {}).setdefault(floor_to(ts, bucket_s), [0, 0])
+        cell[0] += bad
+        cell[1] += total
+        if ts > self.newest.get(slo_id, 0.0):
+            self.newest[slo_id] = ts
+
+    def triples(self, slo_id: str) -> list[tuple[int, int, int]]:
+        """(bucket start, bad, total) for one SLO, ordered by bucket."""
+        return [(b, c[0], c[1]) for b, c in sorted(self.counts[slo_id].items())]
+
+
+def _reason_for(err: ValidationError) -> tuple[str, str]:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(event)"
+    kind, msg = first["type"], str(first["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "missing_field", f"{loc}: required field is missing"
+    if msg == "good_exceeds_total":
+        return "good_exceeds_total", "good: must not exceed total"
+    if kind in ("greater_than_equal", "greater_than") and loc in ("good", "total"):
+        return "negative_count", f"{loc}: must be a non-negative integer, got {first.get('input')!r}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "invalid_type", f"{loc}: {msg}, got {first.get('input')!r}"
+    return "invalid_value", f"{loc}: {msg}, got {first.get('input')!r}"
+
+
+def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SLO, ...] | str:
+    if ev.slo is not None:
+        chosen = tuple(s for s in slos if s.id == ev.slo)
+        return chosen or "unknown_slo"
+    # Pre-counted good/total are the producer's own judgment of one SLI: with several SLOs on
+    # the service we cannot know which, and guessing would move the wrong budget.
+    return slos if len(slos) == 1 else "ambiguous_slo"
+
+
+def classify(obj: Any, raw: bytes, cfg: Config, now: float, into: Aggregate) -> Rejection | None:
+    """Validate one outcome object and fold it into ``into``; a Rejection if it cannot count.
+
+    ``now`` (unix seconds) bounds how far in the future an event time may lie.
+    """
+    if not isinstance(obj, dict):
+        return Rejection("not_an_object", "expected a JSON object per outcome", raw)
+    is_aggregate = "good" in obj or "total" in obj
+    try:
+        ev: RawOutcome | AggregateOutcome = (
+            AggregateOutcome.model_validate(obj) if is_aggregate else RawOutcome.model_validate(obj)
+        )
+    except ValidationError as e:
+        reason, error = _reason_for(e)
+        return Rejection(reason, error, raw)
+    slos = cfg.slos_of(ev.service)
+    if not slos:
+        return Rejection(
+            "unknown_service", f"service: {ev.service!r} has no SLO in the loaded config", raw
+        )
+    if ev.ts > now + cfg.settings.max_future_seconds:
+        return Rejection(
+            "future_timestamp",
+            f"ts: {ev.ts:.3f} is more than {cfg.settings.max_future_seconds}s ahead of now",
+            raw,
+        )
+    bucket_s = cfg.settings.bucket_seconds
+    if isinstance(ev, AggregateOutcome):
+        chosen = _slos_for_aggregate(ev, slos)
+        if isinstance(chosen, str):
+            return Rejection(
+                chosen,
+                f"slo: expected one of {[s.id for s in slos]} for pre-counted outcomes, "
+                f"got {ev.slo!r}",
+                raw,
+            )
+        for slo in chosen:
+            into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total)
+    else:
+        for slo in slos:
+            good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
+            if slo.sli_type == "latency":
+                if ev.latency_ms is None:
+                    into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
+                    continue
+                assert slo.latency_threshold_ms is not None
+                good = good and ev.latency_ms <= slo.latency_threshold_ms
+            into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1)
+    into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
+    return None
+
+
+def ingest_message(raw: bytes, cfg: Config, now: float, into: Aggregate) -> list[Rejection]:
+    """Decode one Kafka message (an outcome or a JSON array of them) into ``into``."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return [Rejection("invalid_json", f"(message): not valid JSON: {e}", raw)]
+    items: Iterable[Any] = doc if isinstance(doc, list) else (doc,)
+    single = not isinstance(doc, list)
+    out = []
+    for obj in items:
+        rej = classify(obj, raw if single else orjson.dumps(obj), cfg, now, into)
+        if rej is not None:
+            out.append(rej)
+    return out

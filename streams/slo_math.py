@@ -1,0 +1,171 @@
+"""Error-budget and burn-rate math: pure functions, no I/O, no clock.
+
+Every number a user sees comes from here. Alert decisions compare exact rationals (targets and
+burn thresholds are Fractions of the decimal the user wrote), so a rule pinned to fire "at 6x"
+fires at exactly the bucket the arithmetic says, never one early through float rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from streams.config import SLO, AlertRule
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Bad and total events over some span (counts, not ratios)."""
+
+    bad: int = 0
+    total: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.bad + other.bad, self.total + other.total)
+
+
+def error_ratio(c: Counts) -> float:
+    """bad / total as a ratio 0..1; 0 when there is no traffic (see ``no_data``)."""
+    return c.bad / c.total if c.total else 0.0
+
+
+def burn_rate(c: Counts, target: Fraction) -> float:
+    """How many times faster than sustainable the budget burns; 1.0 spends it exactly in time."""
+    return float(Fraction(c.bad, c.total) / (1 - target)) if c.total else 0.0
+
+
+def burn_exceeds(c: Counts, target: Fraction, threshold: Fraction) -> bool:
+    """Exactly whether burn_rate(c) > threshold; False without traffic."""
+    # bad/total/(1-T) > k  <=>  bad > k * (1-T) * total, all in exact rationals.
+    return c.total > 0 and c.bad > threshold * (1 - target) * c.total
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Error budget over the SLO window; ratios of the whole budget (1.0 = all of it)."""
+
+    consumed: float
+    remaining: float  # true value: negative once overspent; clamp only for display
+
+
+def budget(c: Counts, target: Fraction) -> Budget:
+    """Budget consumed is bad / ((1-T) * total); an empty window has consumed nothing."""
+    if not c.total:
+        return Budget(consumed=0.0, remaining=1.0)
+    consumed = float(Fraction(c.bad) / ((1 - target) * c.total))
+    return Budget(consumed=consumed, remaining=1.0 - consumed)
+
+
+def rule_condition(rule: AlertRule, long_c: Counts, short_c: Counts, target: Fraction) -> bool:
+    """A multi-window rule holds when both its long and its short window burn above its rate."""
+    return burn_exceeds(long_c, target, rule.burn) and burn_exceeds(short_c, target, rule.burn)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Where one rule of one SLO stands; times are event-time unix seconds."""
+
+    firing: bool = False
+    since: float | None = None  # when it started firing
+    cleared_at: float | None = None  # when the condition went false while still firing
+
+
+def step_alert(prev: AlertState, condition: bool, t: float, resolve_after_s: int) -> AlertState:
+    """Next state of a rule at evaluation time t (seconds).
+
+    A rule fires as soon as its condition holds and resolves at the first evaluation where it
+    no longer does, unless ``resolve_after_s`` holds it firing that long after the condition
+    cleared (a condition that comes back meanwhile cancels the pending resolve).
+    """
+    if condition:
+        if prev.firing:
+            return replace(prev, cleared_at=None) if prev.cleared_at is not None else prev
+        return AlertState(firing=True, since=t)
+    if not prev.firing:
+        return prev
+    cleared_at = prev.cleared_at if prev.cleared_at is not None else t
+    if t - cleared_at >= resolve_after_s:
+        return AlertState()
+    return replace(prev, cleared_at=cleared_at)
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """One rule at one evaluation: its burn rates and whether it fires."""
+
+    rule: AlertRule
+    long_burn: float
+    short_burn: float
+    condition: bool
+    state: AlertState
+
+
+@dataclass(frozen=True)
+class SloStatus:
+    """Everything computed for one SLO at one evaluation time t (unix seconds)."""
+
+    slo: SLO
+    t: float
+    windows: Mapping[int, Counts]  # alert window seconds -> counts
+    slo_window: Counts
+    budget: Budget
+    rules: tuple[RuleStatus, ...]
+
+    @property
+    def no_data(self) -> bool:
+        """No event at all in the SLO window: burn rates read 0 and nothing can fire."""
+        return self.slo_window.total == 0
+
+    def burn(self, window_s: int) -> float:
+        """Burn rate over one of the evaluated windows."""
+        return burn_rate(self.windows[window_s], self.slo.target)
+
+
+def evaluate_slo(
+    slo: SLO,
+    t: float,
+    window_counts: Callable[[int], Counts],
+    prev: Mapping[str, AlertState],
+) -> SloStatus:
+    """Evaluate every window and rule of an SLO at time t.
+
+    ``window_counts(w)`` returns the counts of buckets whose start lies in (t - w, t];
+    ``prev`` maps rule name to its previous state (missing = not firing).
+    """
+    windows = {w: window_counts(w) for w in slo.windows_s}
+    slo_window = window_counts(slo.window_days * 86400)
+    rules = []
+    for rule in slo.alerts:
+        long_c, short_c = windows[rule.long_window_s], windows[rule.short_window_s]
+        cond = rule_condition(rule, long_c, short_c, slo.target)
+        state = step_alert(prev.get(rule.name, AlertState()), cond, t, rule.resolve_after_s)
+        rules.append(
+            RuleStatus(
+                rule=rule,
+                long_burn=burn_rate(long_c, slo.target),
+                short_burn=burn_rate(short_c, slo.target),
+                condition=cond,
+                state=state,
+            )
+        )
+    return SloStatus(
+        slo=slo,
+        t=t,
+        windows=windows,
+        slo_window=slo_window,
+        budget=budget(slo_window, slo.target),
+        rules=tuple(rules),
+    )
+
+
+def transitions(
+    prev: Mapping[str, AlertState], status: SloStatus
+) -> list[tuple[RuleStatus, str]]:
+    """Rules whose firing state changed at this evaluation, with 'firing' or 'resolved'."""
+    out = []
+    for rs in status.rules:
+        was = prev.get(rs.rule.name, AlertState()).firing
+        if rs.state.firing != was:
+            out.append((rs, "firing" if rs.state.firing else "resolved"))
+    return out

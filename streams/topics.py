@@ -1,0 +1,45 @@
+"""Topic names and their explicit creation (the embedded broker auto-creates topics with its own
+partition count, which Faust then rejects with PartitionsMismatch; so we create them first)."""
+
+from __future__ import annotations
+
+import zlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+OUTCOMES = "sloburn.outcomes"
+OUTCOMES_DLQ = "sloburn.outcomes.dlq"
+SLI = "sloburn.sli"
+ALERTS = "sloburn.alerts"
+NOTIFICATIONS_DLQ = "sloburn.notifications.dlq"
+
+ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ)
+
+
+def partition_for_slo(slo_id: str, partitions: int) -> int:
+    """The one partition holding all state of an SLO (SLI topic, tables, alerts alike).
+
+    A stable hash we own, not the client's partitioner, so every component (and every client
+    library) agrees on it.
+    """
+    return zlib.crc32(slo_id.encode()) % partitions
+
+
+async def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
+    """Create the pipeline's topics if missing; returns the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sloburn-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in ALL if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # a concurrent starter won the race; same outcome
+        return missing
+    finally:
+        await admin.close()
