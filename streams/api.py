@@ -23,8 +23,14 @@ def register(w: Wiring) -> None:
             return status_json(st)
         slo = w.cfg.slo(slo_id)
         assert slo is not None
-        return {"id": slo.id, "service": slo.service, "sli_type": slo.sli_type,
-                "target": float(slo.target), "window_days": slo.window_days, "no_data": True}
+        return {
+            "id": slo.id,
+            "service": slo.service,
+            "sli_type": slo.sli_type,
+            "target": float(slo.target),
+            "window_days": slo.window_days,
+            "no_data": True,
+        }
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -15,7 +15,7 @@ from streams.metrics import Metrics
 from streams.published import Published
 
 
-class SloTable(faust.Table):  # type: ignore[misc]
+class SloTable(faust.Table):
     """A table whose key ``"<slo id>|..."`` fixes its partition: the SLO's partition.
 
     Faust places a changelog write on the partition of the event being processed, which does not
@@ -65,9 +65,7 @@ def _slo_table(app: faust.App, name: str, partitions: int, help_text: str) -> An
             default=None,
             beacon=app.tables.beacon,
             partitions=partitions,
-            key_type=str,
-            key_serializer="json",
-            value_serializer="json",
+            key_type=str,  # json-serialised keys and values (Faust default codec)
             help=help_text,
         )
     )

@@ -64,8 +64,16 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
@@ -79,7 +87,9 @@ class EmbeddedBroker:
         log.warning(
             "embedded broker: Tansu %s listening on %s (pid %d) - memory storage: all topics "
             "and state are lost when it stops; use Apache Kafka for durable state",
-            binary, self.bootstrap, self.proc.pid,
+            binary,
+            self.bootstrap,
+            self.proc.pid,
         )
         return self
 

@@ -56,8 +56,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     cfg = _load(_configs(args.config))
     assert isinstance(cfg, Config)
-    rt = Runtime(broker=args.broker, web_host=args.web_host, web_port=args.web_port,
-                 data_dir=args.data_dir)
+    rt = Runtime(
+        broker=args.broker, web_host=args.web_host, web_port=args.web_port, data_dir=args.data_dir
+    )
     run_worker(cfg, rt, loglevel=args.loglevel)
     return 0
 
@@ -74,8 +75,10 @@ def cmd_broker(args: argparse.Namespace) -> int:
     try:
         while broker.proc is not None and broker.proc.poll() is None:
             time.sleep(0.5)
-        print(f"broker exited with code {broker.proc.returncode if broker.proc else '?'}",
-              file=sys.stderr)
+        print(
+            f"broker exited with code {broker.proc.returncode if broker.proc else '?'}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0
@@ -87,8 +90,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     from streams.demo import up
 
     try:
-        return asyncio.run(up(_configs(args.config), args.broker_port, args.web_port, args.once,
-                              Path(args.workdir)))
+        return asyncio.run(
+            up(
+                _configs(args.config),
+                args.broker_port,
+                args.web_port,
+                args.once,
+                Path(args.workdir),
+            )
+        )
     except KeyboardInterrupt:
         return 130
 
@@ -140,7 +150,9 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--broker-port", type=int, default=_env_int("SLOBURN_BROKER_PORT", 9092))
     u.add_argument("--web-port", type=int, default=_env_int("SLOBURN_WEB_PORT", 6066))
     u.add_argument("--workdir", default=".sloburn", help="where logs go")
-    u.add_argument("--once", action="store_true", help="exit after the demo (0: page fired+resolved)")
+    u.add_argument(
+        "--once", action="store_true", help="exit after the demo (0: page fired+resolved)"
+    )
     u.set_defaults(fn=cmd_up)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
@@ -153,7 +165,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sloburn`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = parser().parse_args(argv)
     code: int = args.fn(args)
     return code

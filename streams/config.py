@@ -27,7 +27,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 SliType = Literal["success_rate", "latency"]
 Severity = Literal["page", "ticket"]
 
-# The SRE Workbook multi-window, multi-burn-rate set (long window s, short window s, burn, severity).
+# The SRE Workbook multi-window, multi-burn-rate set: (name, long window s, short window s,
+# burn threshold, severity).
 WORKBOOK_RULES: tuple[tuple[str, int, int, float, Severity], ...] = (
     ("page_1h_5m", 3600, 300, 14.4, "page"),
     ("page_6h_30m", 6 * 3600, 1800, 6.0, "page"),
@@ -54,7 +55,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class AlertRule:
-    """One multi-window burn-rate rule; windows in seconds, ``burn`` a multiple of the budget rate."""
+    """One multi-window burn-rate rule; windows in seconds, ``burn`` in budget-rate multiples."""
 
     name: str
     severity: Severity
@@ -177,7 +178,6 @@ class ServiceEntry(_Strict):
     latency_threshold_ms: Annotated[float, Field(gt=0)] | None = None
 
 
-
 class ServiceMapFile(_Strict):
     services: dict[str, ServiceEntry]
     settings: Settings | None = None
@@ -194,7 +194,6 @@ class PolicySli(_Strict):
 class PolicySlo(_Strict):
     target: Target
     window_days: Annotated[int, Field(gt=0, le=366)]
-
 
 
 class PolicyBurnRate(_Strict):
@@ -254,7 +253,7 @@ class PolicyFile(_Strict):
 def _short_window_s(long_s: int, short_minutes: float | None, bucket_s: int) -> int:
     """The Workbook's short window is 1/12 of the long one; rounded up to whole buckets."""
     raw = short_minutes * 60 if short_minutes is not None else long_s / 12
-    return max(bucket_s, -(-int(round(raw)) // bucket_s) * bucket_s)
+    return max(bucket_s, -(-round(raw) // bucket_s) * bucket_s)
 
 
 def _rule(
@@ -266,14 +265,14 @@ def _rule(
     resolve_after_minutes: float,
     bucket_s: int,
 ) -> AlertRule:
-    long_s = -(-int(round(window_minutes * 60)) // bucket_s) * bucket_s
+    long_s = -(-round(window_minutes * 60) // bucket_s) * bucket_s
     return AlertRule(
         name=name,
         severity=severity or ("page" if burn >= PAGE_BURN_FLOOR else "ticket"),
         long_window_s=long_s,
         short_window_s=_short_window_s(long_s, short_minutes, bucket_s),
         burn=Fraction(str(burn)),
-        resolve_after_s=int(round(resolve_after_minutes * 60)),
+        resolve_after_s=round(resolve_after_minutes * 60),
     )
 
 
@@ -366,7 +365,10 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 def _expand_env(node: Any, path: str, env: Mapping[str, str], errors: list[str]) -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in string values; an unset VAR is an error."""
     if isinstance(node, dict):
-        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), env, errors) for k, v in node.items()}
+        return {
+            k: _expand_env(v, f"{path}.{k}" if path else str(k), env, errors)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_expand_env(v, f"{path}[{i}]", env, errors) for i, v in enumerate(node)]
     if not isinstance(node, str):
@@ -378,7 +380,9 @@ def _expand_env(node: Any, path: str, env: Mapping[str, str], errors: list[str])
             return env[name]
         if default is not None:
             return default
-        errors.append(f"{path}: environment variable {name} must be set (referenced as ${{{name}}})")
+        errors.append(
+            f"{path}: environment variable {name} must be set (referenced as ${{{name}}})"
+        )
         return ""
 
     return _ENV_REF.sub(sub, node)
@@ -426,12 +430,16 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}: {where}: invalid YAML: {problem}"]) from None
 
 
-def _parse_file(path: Path, env: Mapping[str, str]) -> tuple[list[SLO], Settings | None, Notifications | None]:
+def _parse_file(
+    path: Path, env: Mapping[str, str]
+) -> tuple[list[SLO], Settings | None, Notifications | None]:
     data = _read_yaml(path)
     if not isinstance(data, dict) or not ({"services", "policy"} & data.keys()):
         raise ConfigError(
-            [f"{path}: (top level): expected a mapping with 'services' (SLO service map) "
-             f"or 'policy' (error-budget policy), got {_fmt_input(type(data).__name__)}"]
+            [
+                f"{path}: (top level): expected a mapping with 'services' (SLO service map) "
+                f"or 'policy' (error-budget policy), got {_fmt_input(type(data).__name__)}"
+            ]
         )
     env_errors: list[str] = []
     data = _expand_env(data, "", env, env_errors)
@@ -441,9 +449,10 @@ def _parse_file(path: Path, env: Mapping[str, str]) -> tuple[list[SLO], Settings
     try:
         doc = model_cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError([f"{path}: {_describe(err)}" for err in e.errors()] + [
-            f"{path}: {m}" for m in env_errors
-        ]) from None
+        raise ConfigError(
+            [f"{path}: {_describe(err)}" for err in e.errors()]
+            + [f"{path}: {m}" for m in env_errors]
+        ) from None
     if env_errors:
         raise ConfigError([f"{path}: {m}" for m in env_errors])
     bucket_s = (doc.settings or Settings()).bucket_seconds
@@ -479,13 +488,13 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
     if not sources:
         errors.append("(no config): expected at least one config file")
     seen: dict[str, str] = {}
-    for s in slos:
-        if s.id in seen:
+    for slo in slos:
+        if slo.id in seen:
             errors.append(
-                f"{s.source}: {s.service}: SLO {s.id!r} is defined twice "
-                f"(also in {seen[s.id]}); expected each service/SLI once"
+                f"{slo.source}: {slo.service}: SLO {slo.id!r} is defined twice "
+                f"(also in {seen[slo.id]}); expected each service/SLI once"
             )
-        seen[s.id] = s.source
+        seen[slo.id] = slo.source
     for label, found in (("settings", settings), ("notifications", notes)):
         if len(found) > 1:
             errors.append(

@@ -22,11 +22,29 @@ from aiokafka import AIOKafkaProducer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
+from streams.durations import window_label
 from streams.receivers import Receivers
 from streams.traffic import Scenario
 
 DEMO_SERVICE = "checkout-api"
 DEMO_SLO = "checkout-api:success_rate"
+
+
+def demo_scenario(now: float) -> Scenario:
+    """A week of healthy history, then 20 live minutes with a 2-minute total outage.
+
+    On a 99.9 % SLO this fires only the 1h/5m page (burn 1h ~34x, 6h ~5.6x: below 6x), which
+    resolves ~5 minutes of event time after the outage, and spends ~20 % of the budget.
+    """
+    return Scenario.ending_at(
+        DEMO_SERVICE,
+        now,
+        history_s=7 * 86400,
+        live_s=20 * 60,
+        outage_after_s=240,
+        outage_s=120,
+        error_every=20000,
+    )
 
 
 def say(msg: str) -> None:
@@ -38,12 +56,25 @@ def start_worker(
     config: Sequence[str], bootstrap: str, web_port: int, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     """The worker as a child process (own session, so it is stopped by PID with its children)."""
-    cmd = [sys.executable, "-m", "streams.cli", "worker", "--broker", bootstrap,
-           "--web-port", str(web_port), "--loglevel", "info"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--broker",
+        bootstrap,
+        "--web-port",
+        str(web_port),
+        "--loglevel",
+        "info",
+    ]
     for c in config:
         cmd += ["--config", c]
     return subprocess.Popen(
-        cmd, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        cmd,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -86,13 +117,18 @@ async def send_scenario(bootstrap: str, sc: Scenario, pace_s: float) -> None:
         for msg in sc.history():
             await producer.send(topics.OUTCOMES, msg, key=key)
         await producer.flush()
-        say(f"sent {(sc.live_from - sc.history_from) / 3600:.1f}h of healthy history "
-            f"for {sc.service}; live traffic follows at accelerated event time")
+        say(
+            f"sent {(sc.live_from - sc.history_from) / 86400:.1f} days of healthy history "
+            f"for {sc.service}; live traffic follows at accelerated event time"
+        )
         for t, msg in sc.live():
             if t == sc.outage_start:
-                say(f"--- outage starts (event time {time.strftime('%H:%M:%S', time.localtime(t))}):"
+                at = time.strftime("%H:%M:%S", time.localtime(t))
+                say(
+                    f"--- outage starts (event time {at}):"
                     f" every request of {sc.service} fails with 503 for "
-                    f"{sc.outage_end - sc.outage_start:.0f}s ---")
+                    f"{sc.outage_end - sc.outage_start:.0f}s ---"
+                )
             if t == sc.outage_end:
                 say("--- outage over: traffic healthy again ---")
             await producer.send(topics.OUTCOMES, msg, key=key)
@@ -120,14 +156,14 @@ async def narrate(web: str, rx: Receivers, stop: asyncio.Event) -> None:
                     st = await r.json()
                 if not st.get("no_data"):
                     burns = " ".join(
-                        f"{w['window_s'] // 60}m={w['burn_rate']:.1f}" for w in st["windows"]
+                        f"{window_label(w['window_s'])}={w['burn_rate']:.1f}" for w in st["windows"]
                     )
                     line = f"budget remaining {st['budget']['remaining']:7.2%} | burn {burns}"
                     if line != last:
                         say(f"{DEMO_SLO}: {line}")
                         last = line
             for receiver, items in rx.received.items():
-                for item in items[shown[receiver]:]:
+                for item in items[shown[receiver] :]:
                     say("→ " + _describe_delivery(receiver, item["body"]))
                 shown[receiver] = len(items)
             await asyncio.sleep(1.0)
@@ -165,8 +201,7 @@ async def up(
         await wait_healthy(f"{web}/healthz", worker)
         say(f"worker ready: {web}/v1/slos  {web}/metrics")
         narrator = asyncio.create_task(narrate(web, rx, stop))
-        sc = Scenario.ending_at(DEMO_SERVICE, time.time(), history_s=6 * 3600, live_s=20 * 60,
-                                outage_after_s=240, outage_s=120)
+        sc = demo_scenario(time.time())
         await send_scenario(broker.bootstrap, sc, pace_s=0.15)
         deadline = time.monotonic() + 90
         while not page_cycle_done(rx) and time.monotonic() < deadline:

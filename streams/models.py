@@ -150,4 +150,3 @@ class AlertEvent(BaseModel):
             f"{self.short_burn_rate:.1f}x over {window_label(self.short_window_s)} "
             f"(threshold {self.threshold:g}x); budget remaining {self.budget_remaining:.1%}"
         )
-

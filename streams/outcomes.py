@@ -56,7 +56,9 @@ class Rejection:
 class Aggregate:
     """Per-(SLO, bucket) counts of many outcomes; what the window tables are updated with."""
 
-    counts: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # slo -> bucket -> [bad, total]
+    counts: dict[str, dict[int, list[int]]] = field(
+        default_factory=dict
+    )  # slo -> bucket -> [bad, total]
     newest: dict[str, float] = field(default_factory=dict)  # slo -> newest event time
     accepted: dict[str, int] = field(default_factory=dict)  # service -> accepted outcomes
     skipped: dict[str, int] = field(default_factory=dict)  # slo -> outcomes it could not judge
@@ -83,7 +85,10 @@ def _reason_for(err: ValidationError) -> tuple[str, str]:
     if msg == "good_exceeds_total":
         return "good_exceeds_total", "good: must not exceed total"
     if kind in ("greater_than_equal", "greater_than") and loc in ("good", "total"):
-        return "negative_count", f"{loc}: must be a non-negative integer, got {first.get('input')!r}"
+        return (
+            "negative_count",
+            f"{loc}: must be a non-negative integer, got {first.get('input')!r}",
+        )
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return "invalid_type", f"{loc}: {msg}, got {first.get('input')!r}"
     return "invalid_value", f"{loc}: {msg}, got {first.get('input')!r}"

@@ -41,10 +41,14 @@ class Receivers:
 
     async def _pagerduty(self, request: web.Request) -> web.Response:
         if self.failures["pagerduty"]:
-            return web.json_response({"status": "error"}, status=self.failures["pagerduty"].popleft())
+            return web.json_response(
+                {"status": "error"}, status=self.failures["pagerduty"].popleft()
+            )
         body = await request.json()
         if not body.get("routing_key") or body.get("event_action") not in (
-            "trigger", "resolve", "acknowledge"
+            "trigger",
+            "resolve",
+            "acknowledge",
         ):
             return web.json_response({"status": "invalid event"}, status=400)
         self.received["pagerduty"].append({"at": time.time(), "body": body})
@@ -66,9 +70,7 @@ class Receivers:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         return self
 
     async def stop(self) -> None:
@@ -102,6 +104,7 @@ class ReceiversThread:
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run a plain function on the receivers' loop (thread-safe reads and writes)."""
+
         async def run() -> Any:
             return fn(*args)
 

@@ -159,9 +159,7 @@ def evaluate_slo(
     )
 
 
-def transitions(
-    prev: Mapping[str, AlertState], status: SloStatus
-) -> list[tuple[RuleStatus, str]]:
+def transitions(prev: Mapping[str, AlertState], status: SloStatus) -> list[tuple[RuleStatus, str]]:
     """Rules whose firing state changed at this evaluation, with 'firing' or 'resolved'."""
     out = []
     for rs in status.rules:

@@ -3,6 +3,7 @@ partition count, which Faust then rejects with PartitionsMismatch; so we create 
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,12 +35,11 @@ async def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [t for t in ALL if t not in existing]
         if missing:
-            try:
+            # A concurrent starter may win the race; the outcome is the same.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # a concurrent starter won the race; same outcome
         return missing
     finally:
         await admin.close()

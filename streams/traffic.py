@@ -39,6 +39,7 @@ class Scenario:
         live_s: int,
         outage_after_s: int,
         outage_s: int,
+        error_every: int = 3000,
     ) -> Scenario:
         """A scenario whose last event is just before ``end`` (e.g. now)."""
         live_from = floor_to(end - live_s, 10)
@@ -49,6 +50,7 @@ class Scenario:
             outage_start=live_from + outage_after_s,
             outage_end=live_from + outage_after_s + outage_s,
             end=end,
+            error_every=error_every,
         )
 
     def history(self, per_message: int = 100) -> Iterator[bytes]:

@@ -24,7 +24,11 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     w = build_app(cfg, rt)
     log.info(
         "worker: %d SLOs of %d services from %s; broker %s; web http://%s:%d",
-        len(cfg.slos), len(cfg.services), ", ".join(cfg.sources), rt.broker, rt.web_host,
+        len(cfg.slos),
+        len(cfg.services),
+        ", ".join(cfg.sources),
+        rt.broker,
+        rt.web_host,
         rt.web_port,
     )
     faust.Worker(w.app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -49,8 +49,9 @@ def alert_event(st: SloStatus, rs: RuleStatus, state: str) -> AlertEvent:
 def register(w: Wiring) -> None:
     """Attach the evaluation timer to the app."""
     n = w.cfg.settings.partitions
-    retention_s = {s.id: s.window_days * 86400 + w.cfg.settings.allowed_lateness_seconds
-                   for s in w.cfg.slos}
+    retention_s = {
+        s.id: s.window_days * 86400 + w.cfg.settings.allowed_lateness_seconds for s in w.cfg.slos
+    }
     expired_through: dict[str, int] = {}
 
     def owned(slo: SLO) -> bool:

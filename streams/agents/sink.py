@@ -55,22 +55,33 @@ def register(w: Wiring) -> None:
     ) -> None:
         def retrying(d: Decision) -> None:
             m.notification_retries.labels(receiver).inc()
-            log.warning("%s delivery of %s will retry in %.1fs: %s", receiver, ev.id, d.delay_s,
-                        d.reason)
+            log.warning(
+                "%s delivery of %s will retry in %.1fs: %s", receiver, ev.id, d.delay_s, d.reason
+            )
 
         result: Outcome = await deliver(session, receiver, url, body, on_retry=retrying)
         if result.delivered:
             m.notifications_sent.labels(receiver, ev.state).inc()
-            log.info("%s accepted %s %s for %s/%s", receiver, ev.state, ev.dedup_key[:12],
-                     ev.slo, ev.rule)
+            log.info(
+                "%s accepted %s %s for %s/%s",
+                receiver,
+                ev.state,
+                ev.dedup_key[:12],
+                ev.slo,
+                ev.rule,
+            )
             return
         m.notification_failures.labels(receiver).inc()
         log.error("%s delivery of %s failed: %s", receiver, ev.id, result.reason)
         await w.notifications_dlq.send(
             key=ev.dedup_key.encode(),
             value=orjson.dumps(
-                {"receiver": receiver, "error": result.reason, "attempts": result.attempts,
-                 "alert": ev.model_dump()}
+                {
+                    "receiver": receiver,
+                    "error": result.reason,
+                    "attempts": result.attempts,
+                    "alert": ev.model_dump(),
+                }
             ),
         )
 
@@ -83,8 +94,12 @@ def register(w: Wiring) -> None:
                 except ValidationError as e:
                     log.error("unreadable alert event skipped to DLQ: %s", e.errors()[0]["msg"])
                     await w.notifications_dlq.send(
-                        value=orjson.dumps({"error": "invalid alert event",
-                                            "raw": bytes(raw).decode("utf-8", "replace")})
+                        value=orjson.dumps(
+                            {
+                                "error": "invalid alert event",
+                                "raw": bytes(raw).decode("utf-8", "replace"),
+                            }
+                        )
                     )
                     continue
                 await asyncio.gather(

@@ -47,8 +47,12 @@ def decide(
     """
     if status is not None:
         if receiver == "slack" and status == 200:
-            return Decision("ok") if body.strip() == "ok" else Decision(
-                "give_up", reason=f"slack answered 200 with {body[:200]!r}, expected 'ok'"
+            return (
+                Decision("ok")
+                if body.strip() == "ok"
+                else Decision(
+                    "give_up", reason=f"slack answered 200 with {body[:200]!r}, expected 'ok'"
+                )
             )
         if receiver == "pagerduty" and status == 202:
             return Decision("ok")
@@ -58,8 +62,9 @@ def decide(
                 return Decision("retry", 1.0 if after is None else after, "slack rate limited")
             return Decision("retry", min(300.0, 30.0 * 2**attempt), "pagerduty rate limited")
         if status < 500:
-            return Decision("give_up", reason=f"{receiver} rejected the request: HTTP {status} "
-                                              f"{body[:200]!r}")
+            return Decision(
+                "give_up", reason=f"{receiver} rejected the request: HTTP {status} {body[:200]!r}"
+            )
     ceiling = min(60.0, 0.5 * 1.5**attempt)
     why = "no response" if status is None else f"HTTP {status}"
     return Decision("retry", ceiling / 2 + jitter * ceiling / 2, f"{receiver}: {why}")
