@@ -1,0 +1,127 @@
+"""End-to-end fixtures: the embedded broker on a free port, local Slack/PagerDuty receivers over
+real HTTP, and sloburn workers as child processes, all stopped by PID at teardown."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.broker import EmbeddedBroker
+from streams.demo import start_worker, stop_process, wait_healthy
+from streams.receivers import ReceiversThread
+from tests.conftest import free_port
+
+E2E_CONFIG = """
+services:
+  checkout-api:
+    sli_type: success_rate
+    target: 0.999
+    window_days: 30
+settings:
+  partitions: 4
+notifications:
+  slack_webhook_url: ${SLACK_WEBHOOK_URL}
+  pagerduty_routing_key: ${PAGERDUTY_ROUTING_KEY}
+  pagerduty_events_url: ${PAGERDUTY_EVENTS_URL}
+"""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    b = EmbeddedBroker(free_port(), log_file=tmp_path / "broker.log").start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+class Received:
+    """Thread-safe view of what the local receivers got."""
+
+    def __init__(self, rt: ReceiversThread) -> None:
+        self.rt = rt
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        return dict(self.rt.call(copy.deepcopy, self.rt.receivers.received))
+
+    def env(self) -> dict[str, str]:
+        return self.rt.receivers.env(routing_key="e2e-routing-key")
+
+
+@pytest.fixture
+def receivers() -> Iterator[Received]:
+    rt = ReceiversThread()
+    rt.start()
+    try:
+        yield Received(rt)
+    finally:
+        rt.stop()
+
+
+@dataclass
+class Worker:
+    web: str
+    log: Path
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.web + path, timeout=5) as r:
+            return orjson.loads(r.read())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of a metric's samples matching the labels (0 if absent)."""
+        with urllib.request.urlopen(self.web + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        total = 0.0
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                    total += s.value
+        return total
+
+
+@pytest.fixture
+def worker(
+    tmp_path: Path, broker: EmbeddedBroker, receivers: Received
+) -> Iterator[Callable[[str], Worker]]:
+    procs = []
+
+    def start(config_text: str = E2E_CONFIG) -> Worker:
+        cfg = tmp_path / f"config{len(procs)}.yaml"
+        cfg.write_text(config_text)
+        log = tmp_path / f"worker{len(procs)}.log"
+        port = free_port()
+        env = {**os.environ, **receivers.env()}
+        proc = start_worker([str(cfg)], broker.bootstrap, port, env, log)
+        procs.append((proc, log))
+        web = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_healthy(f"{web}/healthz", proc, timeout_s=120))
+        return Worker(web, log)
+
+    try:
+        yield start
+    finally:
+        for proc, log in procs:
+            stop_process(proc)
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            print(f"--- {log.name} (last 40 lines) ---", *tail, sep="\n")
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` every 0.25 s for at most ``timeout_s``; fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
