@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
+from streams import topics
+from streams.broker import EmbeddedBroker
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -79,3 +84,80 @@ def test_scripts_run_once_fires_and_resolves_a_page_then_exits_zero(repo_root: P
     assert "PagerDuty trigger" in out
     assert "PagerDuty resolve" in out
     assert "page fired and resolved" in out
+
+
+def test_sloburn_broker_answers_on_its_port_and_stops_cleanly(repo_root: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "broker", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=repo_root,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        for _ in range(50):  # bounded: the ready line comes after the broker answers
+            line = proc.stdout.readline()
+            if "listening on" in line or not line:
+                break
+        assert f"listening on 127.0.0.1:{port}" in line
+        assert "tansu" in line.lower() and "memory storage" in line
+        asyncio.run(_bootstrap_ok(f"127.0.0.1:{port}"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    assert proc.returncode == 0
+
+
+async def _bootstrap_ok(bootstrap: str) -> None:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    await client.close()
+
+
+def test_sloburn_send_produces_each_line_keyed_by_service(
+    tmp_path: Path, repo_root: Path, broker: EmbeddedBroker
+) -> None:
+    lines = [
+        b'{"service": "checkout-api", "ts": 1800000000, "status_code": 200}',
+        b'[{"service": "search-api", "ts": 1800000001, "good": 9, "total": 10}]',
+        b"not json at all",
+    ]
+    src = tmp_path / "events.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "send", str(src), "--broker", broker.bootstrap],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sent 3 messages" in proc.stderr
+
+    async def consume() -> list[tuple[bytes | None, bytes]]:
+        c = AIOKafkaConsumer(
+            topics.OUTCOMES,
+            bootstrap_servers=broker.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await c.start()
+        got: list[tuple[bytes | None, bytes]] = []
+        try:
+            for _ in range(20):
+                batch = await c.getmany(timeout_ms=500)
+                got += [(m.key, m.value) for ms in batch.values() for m in ms]
+                if len(got) >= 3:
+                    break
+        finally:
+            await c.stop()
+        return got
+
+    got = sorted(asyncio.run(consume()), key=lambda kv: kv[1])
+    assert got == sorted(
+        [(b"checkout-api", lines[0]), (b"search-api", lines[1]), (None, lines[2])],
+        key=lambda kv: kv[1],
+    )
