@@ -13,6 +13,7 @@ reported as one line ``FILE: field.path: expectation, got VALUE``; nothing else 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SliType = Literal["success_rate", "latency"]
 Severity = Literal["page", "ticket"]
@@ -161,12 +170,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SeedAlert(_Strict):
+class _RuleFields(_Strict):
+    """What both formats say about one alert rule (they differ only in the burn's name)."""
+
     window_minutes: Minutes
-    threshold: Annotated[float, Field(gt=0)]
     short_window_minutes: Minutes | None = None
     severity: Severity | None = None
     resolve_after_minutes: Annotated[float, Field(ge=0)] = 0
+
+    @property
+    def burn(self) -> float:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _short_below_long(self) -> _RuleFields:
+        if (
+            self.short_window_minutes is not None
+            and self.short_window_minutes > self.window_minutes
+        ):
+            raise ValueError(
+                f"short_window_minutes ({self.short_window_minutes:g}) must not exceed "
+                f"window_minutes ({self.window_minutes:g})"
+            )
+        return self
+
+
+class SeedAlert(_RuleFields):
+    threshold: Annotated[float, Field(gt=0)]
+
+    @property
+    def burn(self) -> float:
+        return self.threshold
 
 
 class ServiceEntry(_Strict):
@@ -174,7 +208,7 @@ class ServiceEntry(_Strict):
     target: Target
     window_days: Annotated[int, Field(gt=0, le=366)]
     alerts: dict[str, SeedAlert] | None = None
-    success_codes: list[int] | None = None
+    success_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     latency_threshold_ms: Annotated[float, Field(gt=0)] | None = None
 
 
@@ -188,7 +222,7 @@ class PolicySli(_Strict):
     metric: str | None = None
     le: Annotated[float, Field(gt=0)] | None = None  # seconds, as in a Prometheus histogram
     label: str | None = None
-    success_values: list[str] | None = None
+    success_values: list[Annotated[str, Field(pattern=r"^[1-5][0-9][0-9]$")]] | None = None
 
 
 class PolicySlo(_Strict):
@@ -196,12 +230,12 @@ class PolicySlo(_Strict):
     window_days: Annotated[int, Field(gt=0, le=366)]
 
 
-class PolicyBurnRate(_Strict):
-    window_minutes: Minutes
+class PolicyBurnRate(_RuleFields):
     multiplier: Annotated[float, Field(gt=0)]
-    short_window_minutes: Minutes | None = None
-    severity: Severity | None = None
-    resolve_after_minutes: Annotated[float, Field(ge=0)] = 0
+
+    @property
+    def burn(self) -> float:
+        return self.multiplier
 
 
 class ReleaseGate(_Strict):
@@ -250,30 +284,35 @@ class PolicyFile(_Strict):
 # Mapping file shapes onto the internal model.
 
 
-def _short_window_s(long_s: int, short_minutes: float | None, bucket_s: int) -> int:
-    """The Workbook's short window is 1/12 of the long one; rounded up to whole buckets."""
-    raw = short_minutes * 60 if short_minutes is not None else long_s / 12
-    return max(bucket_s, -(-round(raw) // bucket_s) * bucket_s)
+def _whole_buckets(seconds: Fraction, bucket_s: int) -> int:
+    """Seconds rounded up to whole buckets (at least one)."""
+    return max(1, math.ceil(seconds / bucket_s)) * bucket_s
 
 
-def _rule(
-    name: str,
-    window_minutes: float,
-    burn: float,
-    short_minutes: float | None,
-    severity: Severity | None,
-    resolve_after_minutes: float,
-    bucket_s: int,
-) -> AlertRule:
-    long_s = -(-round(window_minutes * 60) // bucket_s) * bucket_s
+def _rule(name: str, r: _RuleFields, bucket_s: int) -> AlertRule:
+    """A file's rule as windows of whole buckets; the short window defaults to 1/12 of the long.
+
+    Minutes are read as the decimals written (Fraction of their text), so 0.84 min is 50.4 s and
+    rounds up to 60 s with 10-s buckets, never down through float error.
+    """
+    long_s = _whole_buckets(Fraction(str(r.window_minutes)) * 60, bucket_s)
+    short = (
+        Fraction(str(r.short_window_minutes)) * 60
+        if r.short_window_minutes is not None
+        else Fraction(long_s, 12)
+    )
     return AlertRule(
         name=name,
-        severity=severity or ("page" if burn >= PAGE_BURN_FLOOR else "ticket"),
+        severity=r.severity or ("page" if r.burn >= PAGE_BURN_FLOOR else "ticket"),
         long_window_s=long_s,
-        short_window_s=_short_window_s(long_s, short_minutes, bucket_s),
-        burn=Fraction(str(burn)),
-        resolve_after_s=round(resolve_after_minutes * 60),
+        short_window_s=min(long_s, _whole_buckets(short, bucket_s)),
+        burn=Fraction(str(r.burn)),
+        resolve_after_s=math.ceil(Fraction(str(r.resolve_after_minutes)) * 60),
     )
+
+
+def _rules(alerts: Mapping[str, _RuleFields] | None, bucket_s: int) -> tuple[AlertRule, ...]:
+    return tuple(_rule(n, r, bucket_s) for n, r in alerts.items()) if alerts else workbook_rules()
 
 
 def workbook_rules() -> tuple[AlertRule, ...]:
@@ -285,60 +324,27 @@ def workbook_rules() -> tuple[AlertRule, ...]:
 
 
 def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[SLO]:
-    out = []
-    for name, svc in doc.services.items():
-        rules = (
-            tuple(
-                _rule(
-                    rn,
-                    a.window_minutes,
-                    a.threshold,
-                    a.short_window_minutes,
-                    a.severity,
-                    a.resolve_after_minutes,
-                    bucket_s,
-                )
-                for rn, a in svc.alerts.items()
-            )
-            if svc.alerts
-            else workbook_rules()
+    return [
+        SLO(
+            id=f"{name}:{svc.sli_type}",
+            service=name,
+            sli_type=svc.sli_type,
+            target=Fraction(str(svc.target)),
+            window_days=svc.window_days,
+            alerts=_rules(svc.alerts, bucket_s),
+            success_codes=frozenset(svc.success_codes) if svc.success_codes else None,
+            latency_threshold_ms=svc.latency_threshold_ms,
+            source=source,
         )
-        out.append(
-            SLO(
-                id=f"{name}:{svc.sli_type}",
-                service=name,
-                sli_type=svc.sli_type,
-                target=Fraction(str(svc.target)),
-                window_days=svc.window_days,
-                alerts=rules,
-                success_codes=frozenset(svc.success_codes) if svc.success_codes else None,
-                latency_threshold_ms=svc.latency_threshold_ms,
-                source=source,
-            )
-        )
-    return out
+        for name, svc in doc.services.items()
+    ]
 
 
 def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
     out = []
     for svc in doc.policy.services:
-        sli_type: SliType = "latency" if svc.sli.le is not None else "success_rate"
-        rules = (
-            tuple(
-                _rule(
-                    rn,
-                    b.window_minutes,
-                    b.multiplier,
-                    b.short_window_minutes,
-                    b.severity,
-                    b.resolve_after_minutes,
-                    bucket_s,
-                )
-                for rn, b in svc.burn_rates.items()
-            )
-            if svc.burn_rates
-            else workbook_rules()
-        )
+        le = svc.sli.le
+        sli_type: SliType = "latency" if le is not None else "success_rate"
         codes = svc.sli.success_values
         out.append(
             SLO(
@@ -347,9 +353,10 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 sli_type=sli_type,
                 target=Fraction(str(svc.slo.target)),
                 window_days=svc.slo.window_days,
-                alerts=rules,
+                alerts=_rules(svc.burn_rates, bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
-                latency_threshold_ms=svc.sli.le * 1000 if svc.sli.le is not None else None,
+                # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...
+                latency_threshold_ms=float(Fraction(str(le)) * 1000) if le is not None else None,
                 source=source,
             )
         )
@@ -414,6 +421,24 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{loc}: {msg[0].lower() + msg[1:]}, got {_fmt_input(err.get('input'))}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (each key may appear once)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -422,7 +447,7 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected UTF-8 text"]) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "document"
@@ -430,9 +455,7 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}: {where}: invalid YAML: {problem}"]) from None
 
 
-def _parse_file(
-    path: Path, env: Mapping[str, str]
-) -> tuple[list[SLO], Settings | None, Notifications | None]:
+def _parse_file(path: Path, env: Mapping[str, str]) -> ServiceMapFile | PolicyFile:
     data = _read_yaml(path)
     if not isinstance(data, dict) or not ({"services", "policy"} & data.keys()):
         raise ConfigError(
@@ -455,38 +478,40 @@ def _parse_file(
         ) from None
     if env_errors:
         raise ConfigError([f"{path}: {m}" for m in env_errors])
-    bucket_s = (doc.settings or Settings()).bucket_seconds
-    slos = (
-        _policy_slos(doc, str(path), bucket_s)
-        if isinstance(doc, PolicyFile)
-        else _service_map_slos(doc, str(path), bucket_s)
-    )
-    return slos, doc.settings, doc.notifications
+    return doc
 
 
 def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> Config:
-    """Load and merge config files; raises ConfigError with every problem found, one per line."""
+    """Load and merge config files; raises ConfigError with every problem found, one per line.
+
+    Files are parsed first and mapped after, so ``settings`` from any file (bucket size) shape
+    the alert windows of every file.
+    """
     env = os.environ if env is None else env
     errors: list[str] = []
-    slos: list[SLO] = []
-    settings: list[tuple[str, Settings]] = []
-    notes: list[tuple[str, Notifications]] = []
-    sources = []
-    for p in paths:
-        path = Path(p)
-        sources.append(str(path))
+    docs: list[tuple[str, ServiceMapFile | PolicyFile]] = []
+    sources = [str(p) for p in paths]
+    for source in sources:
         try:
-            file_slos, s, n = _parse_file(path, env)
+            docs.append((source, _parse_file(Path(source), env)))
         except ConfigError as e:
             errors.extend(e.lines)
-            continue
-        slos.extend(file_slos)
-        if s is not None:
-            settings.append((str(path), s))
-        if n is not None:
-            notes.append((str(path), n))
     if not sources:
         errors.append("(no config): expected at least one config file")
+    settings = [(src, d.settings) for src, d in docs if d.settings is not None]
+    notes = [(src, d.notifications) for src, d in docs if d.notifications is not None]
+    for label, found in (("settings", settings), ("notifications", notes)):
+        if len(found) > 1:
+            errors.append(
+                f"{found[1][0]}: {label}: expected in one file only, also in {found[0][0]}"
+            )
+    merged = settings[0][1] if settings else Settings()
+    slos: list[SLO] = []
+    for src, doc in docs:
+        if isinstance(doc, PolicyFile):
+            slos.extend(_policy_slos(doc, src, merged.bucket_seconds))
+        else:
+            slos.extend(_service_map_slos(doc, src, merged.bucket_seconds))
     seen: dict[str, str] = {}
     for slo in slos:
         if slo.id in seen:
@@ -495,16 +520,11 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
                 f"(also in {seen[slo.id]}); expected each service/SLI once"
             )
         seen[slo.id] = slo.source
-    for label, found in (("settings", settings), ("notifications", notes)):
-        if len(found) > 1:
-            errors.append(
-                f"{found[1][0]}: {label}: expected in one file only, also in {found[0][0]}"
-            )
     if errors:
         raise ConfigError(errors)
     return Config(
         slos=tuple(slos),
-        settings=settings[0][1] if settings else Settings(),
+        settings=merged,
         notifications=notes[0][1] if notes else Notifications(),
         sources=tuple(sources),
     )

@@ -15,24 +15,23 @@ from typing import Annotated, Literal
 
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from streams.durations import window_label
 
 
 def _event_time(v: object) -> float:
     """Accept unix seconds (int/float) or an ISO 8601 string; return unix seconds."""
-    if isinstance(v, bool):
-        raise ValueError("expected unix seconds or an ISO 8601 time")
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise PydanticCustomError("time_type", "expected unix seconds or an ISO 8601 time")
     if isinstance(v, int | float):
         f = float(v)
-    elif isinstance(v, str):
+    else:
         try:
             d = datetime.fromisoformat(v)
         except ValueError:
             raise ValueError("expected unix seconds or an ISO 8601 time") from None
         f = (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
-    else:
-        raise ValueError("expected unix seconds or an ISO 8601 time")
     if not math.isfinite(f) or f <= 0:
         raise ValueError("expected a finite time after 1970-01-01")
     return f

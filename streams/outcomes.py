@@ -79,7 +79,8 @@ class Aggregate:
 def _reason_for(err: ValidationError) -> tuple[str, str]:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(event)"
-    kind, msg = first["type"], str(first["msg"]).removeprefix("Value error, ")
+    kind = first["type"]
+    msg = str(first["msg"]).removeprefix("Value error, ").replace("Input should be", "expected")
     if kind == "missing":
         return "missing_field", f"{loc}: required field is missing"
     if msg == "good_exceeds_total":

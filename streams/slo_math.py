@@ -8,10 +8,13 @@ fires at exactly the bucket the arithmetic says, never one early through float r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from streams.config import SLO, AlertRule
+
+# Windows whose burn rates project budget exhaustion (seconds): 1h and 6h.
+EXHAUSTION_WINDOWS_S = (3600, 6 * 3600)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,26 @@ def budget(c: Counts, target: Fraction) -> Budget:
         return Budget(consumed=0.0, remaining=1.0)
     consumed = float(Fraction(c.bad) / ((1 - target) * c.total))
     return Budget(consumed=consumed, remaining=1.0 - consumed)
+
+
+def time_to_exhaustion(remaining: float, burn: float, slo_window_s: int) -> float | None:
+    """Seconds until the budget is gone if the burn rate holds; 0 if already gone.
+
+    At burn rate b the budget drains at b / slo_window_s of the whole per second. None means
+    never (no burn).
+    """
+    if remaining <= 0:
+        return 0.0
+    if burn <= 0:
+        return None
+    return remaining * slo_window_s / burn
+
+
+def next_exhausted_since(prev: float | None, remaining: float, t: float) -> float | None:
+    """Event time the remaining budget last went below 0, or None while it is not below 0."""
+    if remaining >= 0:
+        return None
+    return prev if prev is not None else t
 
 
 def rule_condition(rule: AlertRule, long_c: Counts, short_c: Counts, target: Fraction) -> bool:
@@ -111,6 +134,8 @@ class SloStatus:
     slo_window: Counts
     budget: Budget
     rules: tuple[RuleStatus, ...]
+    exhausted_since: float | None = None  # event time (unix s) remaining last went below 0
+    time_to_exhaustion_s: Mapping[int, float | None] = field(default_factory=dict)
 
     @property
     def no_data(self) -> bool:
@@ -127,14 +152,17 @@ def evaluate_slo(
     t: float,
     window_counts: Callable[[int], Counts],
     prev: Mapping[str, AlertState],
+    prev_exhausted_since: float | None = None,
 ) -> SloStatus:
     """Evaluate every window and rule of an SLO at time t.
 
     ``window_counts(w)`` returns the counts of buckets whose start lies in (t - w, t];
-    ``prev`` maps rule name to its previous state (missing = not firing).
+    ``prev`` maps rule name to its previous state (missing = not firing). Budget exhaustion is
+    projected at the 1h and 6h burn rates, which are evaluated even when no rule uses them.
     """
-    windows = {w: window_counts(w) for w in slo.windows_s}
-    slo_window = window_counts(slo.window_days * 86400)
+    windows = {w: window_counts(w) for w in sorted({*slo.windows_s, *EXHAUSTION_WINDOWS_S})}
+    slo_window_s = slo.window_days * 86400
+    slo_window = window_counts(slo_window_s)
     rules = []
     for rule in slo.alerts:
         long_c, short_c = windows[rule.long_window_s], windows[rule.short_window_s]
@@ -149,13 +177,19 @@ def evaluate_slo(
                 state=state,
             )
         )
+    b = budget(slo_window, slo.target)
     return SloStatus(
         slo=slo,
         t=t,
         windows=windows,
         slo_window=slo_window,
-        budget=budget(slo_window, slo.target),
+        budget=b,
         rules=tuple(rules),
+        exhausted_since=next_exhausted_since(prev_exhausted_since, b.remaining, t),
+        time_to_exhaustion_s={
+            w: time_to_exhaustion(b.remaining, burn_rate(windows[w], slo.target), slo_window_s)
+            for w in EXHAUSTION_WINDOWS_S
+        },
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -58,14 +59,15 @@ def decide(
             return Decision("ok")
         if status == 429:
             if receiver == "slack":
+                # Slack's Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
                 after = _parse_retry_after(retry_after)
-                return Decision("retry", 1.0 if after is None else after, "slack rate limited")
+                return Decision("retry", max(1.0, after or 0.0), "slack rate limited")
             return Decision("retry", min(300.0, 30.0 * 2**attempt), "pagerduty rate limited")
         if status < 500:
             return Decision(
                 "give_up", reason=f"{receiver} rejected the request: HTTP {status} {body[:200]!r}"
             )
-    ceiling = min(60.0, 0.5 * 1.5**attempt)
+    ceiling = min(60.0, 0.5 * 1.5 ** min(attempt, 32))  # 1.5**11 already passes the cap
     why = "no response" if status is None else f"HTTP {status}"
     return Decision("retry", ceiling / 2 + jitter * ceiling / 2, f"{receiver}: {why}")
 
@@ -91,11 +93,15 @@ async def deliver(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> Outcome:
-    """POST ``payload`` as JSON until a decision ends it or retries exceed ``give_up_after_s``."""
+    """POST ``payload`` as JSON until a decision ends it or ``give_up_after_s`` is spent.
+
+    The budget counts both the backoff waits and the time the attempts themselves took.
+    """
     rng = rng or random.Random()
     waited = 0.0
     attempt = 0
     while True:
+        started = time.monotonic()
         status: int | None = None
         body, retry_after = "", None
         try:
@@ -107,6 +113,7 @@ async def deliver(
         except (TimeoutError, aiohttp.ClientError) as e:
             body = type(e).__name__
         d = decide(receiver, status, body, retry_after, attempt, rng.random())
+        waited += time.monotonic() - started
         attempt += 1
         if d.kind == "ok":
             return Outcome(True, attempt)
