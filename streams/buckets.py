@@ -1,16 +1,20 @@
-"""Event-time buckets per SLO, exact window sums, and replay-safe (deduplicated) updates.
+"""Event-time buckets per SLO, exact range sums at two resolutions, replay-safe updates.
 
 State lives in a ``MutableMapping[str, dict]`` so the worker can hand in a changelog-backed Faust
-table and ``replay``/tests a plain dict: one code path for both. Each value is one *block*: an
-hour of one SLO, holding its base buckets (bounded: 3600 / bucket_seconds entries), their sum
-(the hour roll-up, so long windows add up hours instead of thousands of buckets), the newest
-event time seen, and the last applied source offset per source partition — stored in the same
-record as the counts, so a redelivered update is recognised and skipped after a crash.
+table and ``replay``/tests a plain dict: one code path for both. Each value is one *block*: one
+hour of one SLO, holding
 
-Block value (JSON-friendly because Faust serialises it to the changelog)::
+* ``c``: base cells (``bucket_seconds``, default 10 s) — kept while a short window can reach them,
+  then dropped by ``compact`` (so memory per SLO is bounded and independent of traffic);
+* ``r``: 15-minute roll-up cells, kept for the whole SLO window (15 minutes because every time
+  zone in use today is offset from UTC by a multiple of it, so calendar periods start on a cell);
+* ``s``: the hour's sum, so a long window adds up hours instead of cells;
+* ``m``: newest event time applied; ``a``: last applied source offset per source partition,
+  stored in the same record as the counts, so a redelivered update is recognised and skipped.
 
-    {"c": {"<bucket start>": [bad, total]}, "s": [bad, total], "m": newest_ts,
-     "a": {"<source partition>": last_applied_offset}}
+Every applied contribution is also journaled per SLO (``take_changes``), which lets sliding
+window sums move incrementally between evaluations and stay exact when late events land inside
+a window.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from streams.models import SliRecord
 from streams.slo_math import Counts
 
 BLOCK_S = 3600
+ROLLUP_S = 900
 
 Block = dict[str, Any]
+Change = tuple[int, int, int]  # (base bucket start, bad added, total added)
 
 
 def floor_to(ts: float, step: int) -> int:
@@ -41,6 +47,15 @@ def slo_of_key(key: str) -> str:
     return key.rsplit("|", 1)[0]
 
 
+def _add(cells: dict[str, list[int]], start: int, bad: int, total: int) -> None:
+    cell = cells.get(str(start))
+    if cell is None:
+        cells[str(start)] = [bad, total]
+    else:
+        cell[0] += bad
+        cell[1] += total
+
+
 def apply_to_block(
     block: Block | None,
     counts: Mapping[int, tuple[int, int]],
@@ -50,16 +65,20 @@ def apply_to_block(
 ) -> Block | None:
     """The block with counts added, or None if this source offset was already applied.
 
-    ``counts`` maps bucket start (unix seconds) to (bad, total) for buckets inside this block.
+    ``counts`` maps base bucket start (unix s) to (bad, total), all inside this block. A block
+    already compacted (no base cells) still takes the counts into its roll-ups and sum.
     """
-    b: Block = block if block is not None else {"c": {}, "s": [0, 0], "m": newest_ts, "a": {}}
+    b: Block = (
+        block if block is not None else {"c": {}, "r": {}, "s": [0, 0], "m": newest_ts, "a": {}}
+    )
     part = str(src_partition)
     if b["a"].get(part, -1) >= src_offset:
         return None
-    c, s = b["c"], b["s"]
+    base, rollups, s = b.get("c"), b["r"], b["s"]
     for start, (bad, total) in counts.items():
-        cell = c.get(str(start))
-        c[str(start)] = [cell[0] + bad, cell[1] + total] if cell else [bad, total]
+        if base is not None:
+            _add(base, start, bad, total)
+        _add(rollups, floor_to(start, ROLLUP_S), bad, total)
         s[0] += bad
         s[1] += total
     b["m"] = max(b["m"], newest_ts)
@@ -68,11 +87,14 @@ def apply_to_block(
 
 
 class BucketStore:
-    """Bucketed good/bad counts per SLO over a mapping of blocks; exact sums over any window."""
+    """Bucketed good/bad counts per SLO over a mapping of blocks; exact sums over any range."""
 
     def __init__(self, blocks: MutableMapping[str, Block], bucket_s: int) -> None:
+        if BLOCK_S % bucket_s or ROLLUP_S % bucket_s:
+            raise ValueError(f"bucket_s must divide {ROLLUP_S}, got {bucket_s}")
         self.blocks = blocks
         self.bucket_s = bucket_s
+        self._changes: dict[str, list[Change]] = {}
 
     def apply(self, records: Iterable[SliRecord]) -> int:
         """Add a batch of SLI records; returns how many records were skipped as already applied.
@@ -86,10 +108,12 @@ class BucketStore:
         for rec in records:
             by_block: dict[int, dict[int, tuple[int, int]]] = {}
             for start, bad, total in rec.counts:
+                start = floor_to(start, self.bucket_s)
                 per = by_block.setdefault(floor_to(start, BLOCK_S), {})
                 old = per.get(start, (0, 0))
                 per[start] = (old[0] + bad, old[1] + total)
             applied_any = False
+            journal = self._changes.setdefault(rec.slo, [])
             for bstart, per in by_block.items():
                 key = block_key(rec.slo, bstart)
                 current = pending.get(key, self.blocks.get(key))
@@ -98,29 +122,52 @@ class BucketStore:
                 if new is not None:
                     pending[key] = new
                     applied_any = True
+                    journal.extend((start, bad, total) for start, (bad, total) in per.items())
             skipped += not applied_any
         for key, block in pending.items():
             self.blocks[key] = block
         return skipped
 
-    def window(self, slo_id: str, t: float, window_s: int) -> Counts:
-        """Counts of the buckets whose start lies in (t - window_s, t]."""
-        lo = t - window_s
+    def take_changes(self, slo_id: str) -> list[Change]:
+        """Contributions applied to an SLO since the last call (the sliding sums' journal)."""
+        return self._changes.pop(slo_id, [])
+
+    def range(self, slo_id: str, lo: float, hi: float, res: int) -> Counts:
+        """Counts of the cells of resolution ``res`` whose start lies in (lo, hi].
+
+        ``res`` is ``bucket_s`` (base cells) or ROLLUP_S. Whole hours inside the range are
+        added from their sums, so the cost is hours + edge cells, not cells in the range.
+        """
+        if hi <= lo:
+            return Counts()
+        kind = "c" if res == self.bucket_s else "r"
+        first = floor_to(lo, res) + res  # first cell start > lo
+        last = floor_to(hi, res)  # last cell start <= hi
         bad = total = 0
-        last_bucket = BLOCK_S - self.bucket_s
-        for bstart in range(floor_to(lo, BLOCK_S), floor_to(t, BLOCK_S) + 1, BLOCK_S):
+        for bstart in range(floor_to(first, BLOCK_S), last + 1, BLOCK_S):
             block = self.blocks.get(block_key(slo_id, bstart))
             if block is None:
                 continue
-            if bstart > lo and bstart + last_bucket <= t:
+            if bstart >= first and bstart + BLOCK_S - res <= last:
                 bad += block["s"][0]
                 total += block["s"][1]
                 continue
-            for start, (b, n) in block["c"].items():
-                if lo < int(start) <= t:
-                    bad += b
-                    total += n
+            cells = block.get(kind)
+            if cells is None:
+                raise LookupError(
+                    f"{slo_id}: base cells of hour {bstart} were compacted; a window reached "
+                    "past the base horizon (bug: compaction cutoff too early)"
+                )
+            for c in range(max(first, bstart), min(last, bstart + BLOCK_S - res) + 1, res):
+                cell = cells.get(str(c))
+                if cell is not None:
+                    bad += cell[0]
+                    total += cell[1]
         return Counts(bad, total)
+
+    def window(self, slo_id: str, t: float, window_s: int, res: int | None = None) -> Counts:
+        """Counts of the cells whose start lies in (t - window_s, t] (base cells by default)."""
+        return self.range(slo_id, t - window_s, t, res or self.bucket_s)
 
     def newest_event(self, slo_id: str) -> float | None:
         """Newest event time (unix seconds) ever applied to an SLO's stored blocks, or None."""
@@ -132,11 +179,14 @@ class BucketStore:
         prefix = f"{slo_id}|"
         return (k for k in list(self.blocks.keys()) if k.startswith(prefix))
 
-    def expire(self, slo_id: str, before: float) -> int:
-        """Drop blocks that end at or before ``before`` (unix seconds); returns how many."""
-        dropped = 0
+    def maintain(self, slo_id: str, compact_before: float, expire_before: float) -> None:
+        """Drop base cells of blocks ending by ``compact_before`` and whole blocks ending by
+        ``expire_before`` (unix s): no window of the SLO can reach them any more."""
         for key in self.keys_of(slo_id):
-            if int(key.rsplit("|", 1)[1]) + BLOCK_S <= before:
+            end = int(key.rsplit("|", 1)[1]) + BLOCK_S
+            if end <= expire_before:
                 del self.blocks[key]
-                dropped += 1
-        return dropped
+            elif end <= compact_before and "c" in self.blocks[key]:
+                block = dict(self.blocks[key])
+                del block["c"]
+                self.blocks[key] = block

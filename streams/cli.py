@@ -45,7 +45,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f">{float(r.burn):g}x)"
             for r in slo.alerts
         )
-        print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_days}d; {rules}")
+        print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_label}; {rules}")
     return 0
 
 

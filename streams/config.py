@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -33,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from streams.periods import Calendar
+
 SliType = Literal["success_rate", "latency"]
 Severity = Literal["page", "ticket"]
 
@@ -44,6 +47,9 @@ WORKBOOK_RULES: tuple[tuple[str, int, int, float, Severity], ...] = (
     ("ticket_1d_2h", 86400, 7200, 3.0, "ticket"),
     ("ticket_3d_6h", 3 * 86400, 6 * 3600, 1.0, "ticket"),
 )
+
+# Windows whose burn rates project budget exhaustion (seconds): 1h and 6h.
+EXHAUSTION_WINDOWS_S = (3600, 6 * 3600)
 
 # A seed-style rule names only one window; without an explicit severity, burns at or above this
 # page (the Workbook pages at 14.4 and 6, and tickets at 3 and 1).
@@ -82,11 +88,13 @@ class SLO:
     service: str
     sli_type: SliType
     target: Fraction
-    window_days: int
+    window_days: int | None  # rolling SLO window; None when ``calendar`` is set
     alerts: tuple[AlertRule, ...]
     success_codes: frozenset[int] | None = None  # None: every status below 500 is a success
     latency_threshold_ms: float | None = None
     source: str = ""
+    calendar: Calendar | None = None  # calendar SLO window (month, week) in ``timezone``
+    timezone: str = "UTC"
 
     def is_success(self, status_code: int) -> bool:
         """Whether a response status counts as good for this SLO's SLI."""
@@ -96,8 +104,30 @@ class SLO:
 
     @property
     def windows_s(self) -> tuple[int, ...]:
-        """Every distinct alert window this SLO evaluates, seconds, ascending."""
-        return tuple(sorted({w for r in self.alerts for w in (r.long_window_s, r.short_window_s)}))
+        """Every distinct window this SLO evaluates (alert windows, and 1h and 6h for budget
+        exhaustion projections), seconds, ascending."""
+        alert = {w for r in self.alerts for w in (r.long_window_s, r.short_window_s)}
+        return tuple(sorted(alert | set(EXHAUSTION_WINDOWS_S)))
+
+    @property
+    def base_horizon_s(self) -> int:
+        """How far back base-resolution cells are needed: the longest rolling window."""
+        return max(self.windows_s)
+
+    @property
+    def retention_s(self) -> int:
+        """How far back any window of this SLO reaches (a calendar month: up to 31 days)."""
+        if self.calendar is not None:
+            return (31 if self.calendar == "month" else 7) * 86400 + 3600
+        assert self.window_days is not None
+        return max(self.window_days * 86400, self.base_horizon_s)
+
+    @property
+    def window_label(self) -> str:
+        """The SLO window as people say it: '30d', 'calendar month (Europe/Berlin)'."""
+        if self.calendar is not None:
+            return f"calendar {self.calendar} ({self.timezone})"
+        return f"{self.window_days}d"
 
 
 class Settings(BaseModel):
@@ -203,10 +233,33 @@ class SeedAlert(_RuleFields):
         return self.threshold
 
 
-class ServiceEntry(_Strict):
+def _check_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as 'UTC' or 'Europe/Berlin'") from None
+    return v
+
+
+class _SloWindow(_Strict):
+    """The SLO window: rolling ``window_days``, or a ``calendar`` month/week in ``timezone``."""
+
+    window_days: Annotated[int, Field(gt=0, le=366)] | None = None
+    calendar: Calendar | None = None
+    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+
+    @model_validator(mode="after")
+    def _one_window(self) -> _SloWindow:
+        if (self.window_days is None) == (self.calendar is None):
+            raise ValueError(
+                "expected exactly one of window_days (rolling) or calendar (month or week)"
+            )
+        return self
+
+
+class ServiceEntry(_SloWindow):
     sli_type: SliType
     target: Target
-    window_days: Annotated[int, Field(gt=0, le=366)]
     alerts: dict[str, SeedAlert] | None = None
     success_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     latency_threshold_ms: Annotated[float, Field(gt=0)] | None = None
@@ -225,9 +278,8 @@ class PolicySli(_Strict):
     success_values: list[Annotated[str, Field(pattern=r"^[1-5][0-9][0-9]$")]] | None = None
 
 
-class PolicySlo(_Strict):
+class PolicySlo(_SloWindow):
     target: Target
-    window_days: Annotated[int, Field(gt=0, le=366)]
 
 
 class PolicyBurnRate(_RuleFields):
@@ -335,6 +387,8 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             success_codes=frozenset(svc.success_codes) if svc.success_codes else None,
             latency_threshold_ms=svc.latency_threshold_ms,
             source=source,
+            calendar=svc.calendar,
+            timezone=svc.timezone,
         )
         for name, svc in doc.services.items()
     ]
@@ -353,6 +407,8 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 sli_type=sli_type,
                 target=Fraction(str(svc.slo.target)),
                 window_days=svc.slo.window_days,
+                calendar=svc.slo.calendar,
+                timezone=svc.slo.timezone,
                 alerts=_rules(svc.burn_rates, bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
                 # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...
@@ -418,7 +474,10 @@ def _describe(err: Mapping[str, Any]) -> str:
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ")
     msg = msg.replace("Input should be", "expected")
-    return f"{loc}: {msg[0].lower() + msg[1:]}, got {_fmt_input(err.get('input'))}"
+    msg = msg[0].lower() + msg[1:]
+    if isinstance(err.get("input"), dict):  # a whole section: the message says it all
+        return f"{loc}: {msg}"
+    return f"{loc}: {msg}, got {_fmt_input(err.get('input'))}"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

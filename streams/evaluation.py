@@ -9,14 +9,23 @@ forgets since when the budget has been exhausted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import asdict
 from typing import Any
 
-from streams.buckets import BLOCK_S, BucketStore
+from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore
 from streams.config import SLO
 from streams.models import AlertEvent, dedup_key
-from streams.slo_math import AlertState, RuleStatus, SloStatus, evaluate_slo, transitions
+from streams.periods import period_bounds
+from streams.sliding import SlidingSums
+from streams.slo_math import (
+    AlertState,
+    Counts,
+    RuleStatus,
+    SloStatus,
+    evaluate_slo,
+    transitions,
+)
 
 BUDGET_STATE = "~budget"  # state key suffix of an SLO's budget (rule names cannot start with ~)
 
@@ -52,7 +61,27 @@ class Evaluator:
         self.store = store
         self.states = states
         self.lateness_s = lateness_s
-        self._expired_hour: dict[str, int] = {}
+        self.sums = SlidingSums(store)
+        self._maintained_hour: dict[str, int] = {}
+
+    def counts(self, slo: SLO, t: float) -> tuple[Callable[[int], Counts], Counts, int]:
+        """Window counts at t: a function of the window (seconds), the SLO-window counts and
+        the SLO window's length (seconds). Rolling windows up to the SLO's base horizon use base
+        cells; longer and calendar windows use 15-minute roll-ups."""
+        counts = self.sums.evaluation(slo.id)
+        base, horizon = self.store.bucket_s, slo.base_horizon_s
+        windows = {
+            w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s
+        }
+        if slo.calendar is not None:
+            start, end = period_bounds(t, slo.calendar, slo.timezone)
+            # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
+            budget_c, length = counts("budget", start - 1, t, ROLLUP_S), end - start
+        else:
+            assert slo.window_days is not None
+            length = slo.window_days * 86400
+            budget_c = counts("budget", t - length, t, base if length <= horizon else ROLLUP_S)
+        return windows.__getitem__, budget_c, length
 
     def evaluate(self, slo: SLO, t: float) -> tuple[SloStatus, list[AlertEvent]]:
         """Evaluate ``slo`` at event time t (unix s); returns its status and alert transitions."""
@@ -62,12 +91,9 @@ class Evaluator:
             prev[rule.name] = AlertState(**raw) if raw else AlertState()
         budget_key = f"{slo.id}|{BUDGET_STATE}"
         prev_budget = self.states.get(budget_key) or {}
+        window_counts, budget_c, length = self.counts(slo, t)
         st = evaluate_slo(
-            slo,
-            t,
-            lambda w: self.store.window(slo.id, t, w),
-            prev,
-            prev_budget.get("exhausted_since"),
+            slo, t, window_counts, budget_c, length, prev, prev_budget.get("exhausted_since")
         )
         events = [alert_event(st, rs, state) for rs, state in transitions(prev, st)]
         for rs in st.rules:
@@ -75,12 +101,20 @@ class Evaluator:
                 self.states[f"{slo.id}|{rs.rule.name}"] = asdict(rs.state)
         if st.exhausted_since != prev_budget.get("exhausted_since"):
             self.states[budget_key] = {"exhausted_since": st.exhausted_since}
-        self._expire(slo, t)
+        self._maintain(slo, t)
         return st, events
 
-    def _expire(self, slo: SLO, t: float) -> None:
-        """Once per event-time hour, drop blocks no window of the SLO can reach any more."""
+    def _maintain(self, slo: SLO, t: float) -> None:
+        """Once per event-time hour, compact and expire what no window can reach any more.
+
+        The lateness margin keeps cells a still-accepted late event may land in.
+        """
         hour = int(t // BLOCK_S)
-        if self._expired_hour.get(slo.id) != hour:
-            self._expired_hour[slo.id] = hour
-            self.store.expire(slo.id, t - slo.window_days * 86400 - self.lateness_s)
+        if self._maintained_hour.get(slo.id) != hour:
+            self._maintained_hour[slo.id] = hour
+            margin = self.lateness_s + BLOCK_S
+            self.store.maintain(
+                slo.id,
+                compact_before=t - slo.base_horizon_s - margin,
+                expire_before=t - slo.retention_s - margin,
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.durations import window_label
 from streams.slo_math import SloStatus
 
 
@@ -27,7 +28,7 @@ def status_json(st: SloStatus) -> dict[str, Any]:
         "service": st.slo.service,
         "sli_type": st.slo.sli_type,
         "target": float(st.slo.target),
-        "window_days": st.slo.window_days,
+        "window": st.slo.window_label,
         "evaluated_at": st.t,
         "no_data": st.no_data,
         "budget": {
@@ -35,6 +36,10 @@ def status_json(st: SloStatus) -> dict[str, Any]:
             "remaining": st.budget.remaining,
             "bad": st.slo_window.bad,
             "total": st.slo_window.total,
+            "exhausted_since": st.exhausted_since,
+            "time_to_exhaustion_s": {
+                window_label(w): v for w, v in sorted(st.time_to_exhaustion_s.items())
+            },
         },
         "windows": [
             {

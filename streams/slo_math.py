@@ -11,10 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from streams.config import SLO, AlertRule
-
-# Windows whose burn rates project budget exhaustion (seconds): 1h and 6h.
-EXHAUSTION_WINDOWS_S = (3600, 6 * 3600)
+from streams.config import EXHAUSTION_WINDOWS_S, SLO, AlertRule
 
 
 @dataclass(frozen=True)
@@ -26,6 +23,9 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.bad + other.bad, self.total + other.total)
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(self.bad - other.bad, self.total - other.total)
 
 
 def error_ratio(c: Counts) -> float:
@@ -151,18 +151,19 @@ def evaluate_slo(
     slo: SLO,
     t: float,
     window_counts: Callable[[int], Counts],
+    budget_counts: Counts,
+    budget_window_s: int,
     prev: Mapping[str, AlertState],
     prev_exhausted_since: float | None = None,
 ) -> SloStatus:
-    """Evaluate every window and rule of an SLO at time t.
+    """Evaluate every window and rule of an SLO at time t (unix seconds).
 
     ``window_counts(w)`` returns the counts of buckets whose start lies in (t - w, t];
+    ``budget_counts`` are those of the SLO window, ``budget_window_s`` its length in seconds.
     ``prev`` maps rule name to its previous state (missing = not firing). Budget exhaustion is
-    projected at the 1h and 6h burn rates, which are evaluated even when no rule uses them.
+    projected at the 1h and 6h burn rates.
     """
-    windows = {w: window_counts(w) for w in sorted({*slo.windows_s, *EXHAUSTION_WINDOWS_S})}
-    slo_window_s = slo.window_days * 86400
-    slo_window = window_counts(slo_window_s)
+    windows = {w: window_counts(w) for w in slo.windows_s}
     rules = []
     for rule in slo.alerts:
         long_c, short_c = windows[rule.long_window_s], windows[rule.short_window_s]
@@ -177,17 +178,17 @@ def evaluate_slo(
                 state=state,
             )
         )
-    b = budget(slo_window, slo.target)
+    b = budget(budget_counts, slo.target)
     return SloStatus(
         slo=slo,
         t=t,
         windows=windows,
-        slo_window=slo_window,
+        slo_window=budget_counts,
         budget=b,
         rules=tuple(rules),
         exhausted_since=next_exhausted_since(prev_exhausted_since, b.remaining, t),
         time_to_exhaustion_s={
-            w: time_to_exhaustion(b.remaining, burn_rate(windows[w], slo.target), slo_window_s)
+            w: time_to_exhaustion(b.remaining, burn_rate(windows[w], slo.target), budget_window_s)
             for w in EXHAUSTION_WINDOWS_S
         },
     )

@@ -53,10 +53,16 @@ def register(w: Wiring) -> None:
         w.published.statuses[slo.id] = st
         w.metrics.observe_status(st)
 
+    seen_rebalances = [w.app.rebalancing_count]
+
     @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="evaluate")
     async def evaluate() -> None:
         if w.app.rebalancing or w.app.in_recovery:
             return  # tables are incomplete until recovery ends: never evaluate half a state
+        if w.app.rebalancing_count != seen_rebalances[0]:
+            # Recovery rewrote table state without the change journal: recompute sums.
+            seen_rebalances[0] = w.app.rebalancing_count
+            evaluator.sums.reset()
         started = time.perf_counter()
         now = time.time()
         for slo in w.cfg.slos:

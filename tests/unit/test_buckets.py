@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.buckets import BLOCK_S, BucketStore, block_key, slo_of_key
+from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore, block_key, slo_of_key
 from streams.models import SliRecord
 from streams.slo_math import Counts
 
@@ -80,12 +81,19 @@ def test_a_batch_writes_each_block_once() -> None:
     assert sorted(writes) == [block_key(SLO, BASE)]
 
 
-def test_expire_drops_whole_blocks_before_the_cutoff() -> None:
+def test_maintain_expires_old_blocks_and_compacts_base_cells_keeping_rollups() -> None:
     store = BucketStore({}, 10)
     for h in range(5):
-        store.apply([SliRecord(SLO, [(BASE + h * BLOCK_S, 0, 1)], BASE, 0, h)])
-    assert store.expire(SLO, BASE + 2 * BLOCK_S + 5) == 2
+        store.apply([SliRecord(SLO, [(BASE + h * BLOCK_S + 910, 1, 2)], BASE, 0, h)])
+    store.maintain(SLO, compact_before=BASE + 4 * BLOCK_S, expire_before=BASE + 2 * BLOCK_S + 5)
     assert sorted(store.keys_of(SLO)) == [block_key(SLO, BASE + h * BLOCK_S) for h in (2, 3, 4)]
+    assert "c" not in store.blocks[block_key(SLO, BASE + 3 * BLOCK_S)]
+    assert "c" in store.blocks[block_key(SLO, BASE + 4 * BLOCK_S)]
+    # Roll-up sums still answer over compacted hours; base cells there are an error, not a 0.
+    end = BASE + 5 * BLOCK_S
+    assert store.range(SLO, BASE + 3 * BLOCK_S + 899, end, ROLLUP_S) == Counts(2, 4)
+    with pytest.raises(LookupError):
+        store.range(SLO, BASE + 3 * BLOCK_S + 899, end, 10)
 
 
 def test_newest_event_survives_in_the_blocks() -> None:

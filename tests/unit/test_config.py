@@ -314,10 +314,29 @@ def test_top_level_list_is_one_line_saying_what_shape_is_expected(tmp_path: Path
 
 def test_misspelt_field_is_named_as_unknown(tmp_path: Path) -> None:
     path = write(tmp_path, "slo.yaml", CHECKOUT_ONLY.replace("window_days", "windw_days"))
-    assert sorted(problems(path)) == [
-        f"{path}: services.checkout-api.window_days: required field is missing",
+    assert problems(path) == [
         f"{path}: services.checkout-api.windw_days: "
         "unknown field (not part of the format; check the spelling)",
+    ]
+
+
+def test_slo_window_must_be_rolling_days_or_a_calendar_period(tmp_path: Path) -> None:
+    neither = write(tmp_path, "a.yaml", CHECKOUT_ONLY.replace("    window_days: 30\n", ""))
+    both = write(tmp_path, "b.yaml", CHECKOUT_ONLY + "    calendar: month\n")
+    expected = "expected exactly one of window_days (rolling) or calendar (month or week)"
+    assert problems(neither) == [f"{neither}: services.checkout-api: {expected}"]
+    assert problems(both) == [f"{both}: services.checkout-api: {expected}"]
+
+
+def test_calendar_window_takes_an_iana_time_zone(tmp_path: Path) -> None:
+    ok = CHECKOUT_ONLY.replace("window_days: 30", "calendar: month\n    timezone: Europe/Berlin")
+    cfg = load_config([write(tmp_path, "ok.yaml", ok)], env={})
+    assert (cfg.slos[0].calendar, cfg.slos[0].timezone) == ("month", "Europe/Berlin")
+    assert cfg.slos[0].window_label == "calendar month (Europe/Berlin)"
+    bad = write(tmp_path, "bad.yaml", ok.replace("Europe/Berlin", "Mars/Olympus"))
+    assert problems(bad) == [
+        f"{bad}: services.checkout-api.timezone: must be an IANA time zone such as 'UTC' or "
+        "'Europe/Berlin', got 'Mars/Olympus'"
     ]
 
 

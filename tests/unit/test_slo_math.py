@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.buckets import BucketStore
 from streams.config import SLO, AlertRule, workbook_rules
+from streams.evaluation import Evaluator
 from streams.models import SliRecord
 from streams.slo_math import (
     AlertState,
@@ -20,7 +21,6 @@ from streams.slo_math import (
     burn_rate,
     evaluate_slo,
     step_alert,
-    transitions,
 )
 
 T0 = 1_800_000_000  # outage start, aligned to the hour
@@ -44,7 +44,7 @@ class Timeline:
     def __init__(self, slo: SLO, bucket_s: int) -> None:
         self.slo, self.bucket_s = slo, bucket_s
         self.store = BucketStore({}, bucket_s)
-        self.states: dict[str, AlertState] = {}
+        self.evaluator = Evaluator(self.store, {}, lateness_s=300)
         self.offset = 0
         self.events: list[tuple[int, str, str]] = []  # (t, rule, firing|resolved)
 
@@ -56,10 +56,8 @@ class Timeline:
                 self.evaluate(t)
 
     def evaluate(self, t: int) -> None:
-        st_ = evaluate_slo(self.slo, t, lambda w: self.store.window(self.slo.id, t, w), self.states)
-        for rs, state in transitions(self.states, st_):
-            self.events.append((t, rs.rule.name, state))
-        self.states = {rs.rule.name: rs.state for rs in st_.rules}
+        _, events = self.evaluator.evaluate(self.slo, t)
+        self.events += [(t, ev.rule, ev.state) for ev in events]
 
     def first(self, rule: str, state: str = "firing") -> int | None:
         return next((t for t, r, s in self.events if r == rule and s == state), None)
@@ -182,7 +180,9 @@ def test_rule_needs_both_windows() -> None:
     store.apply([SliRecord(slo.id, [(T0, 150, 3600)], T0, 0, 1)])
     store.apply([SliRecord(slo.id, [(T0 + 3000 + 10 * i, 0, 100) for i in range(30)], T0, 0, 2)])
     t = T0 + 3290
-    st_ = evaluate_slo(slo, t, lambda w: store.window(slo.id, t, w), {})
+    st_ = evaluate_slo(
+        slo, t, lambda w: store.window(slo.id, t, w), store.window(slo.id, t, 86400), 86400, {}
+    )
     assert st_.burn(3600) > 14.4
     assert st_.burn(300) == 0.0
     assert not st_.rules[0].condition

@@ -1,0 +1,142 @@
+"""Every window the evaluator computes equals a brute-force sum over the raw events.
+
+Streams are random, evaluated at increasing event times with late events landing inside windows,
+around roll-up and hour boundaries, month ends, leap days and DST changes of the zone. Counts are
+integers, so "equal" is exact (stronger than the 1e-12 relative the burn rates need).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.buckets import ROLLUP_S, BucketStore, floor_to
+from streams.config import SLO, workbook_rules
+from streams.evaluation import Evaluator
+from streams.models import SliRecord
+from streams.slo_math import Counts
+
+BUCKET_S = 10
+LATENESS_S = 300
+
+# Instants (UTC) around which the streams are placed, with the zone that makes them interesting.
+ANCHORS = [
+    (datetime(2028, 2, 29, 23, 0, tzinfo=ZoneInfo("UTC")), "UTC"),  # leap day into March
+    (datetime(2026, 3, 29, 0, 30, tzinfo=ZoneInfo("UTC")), "Europe/Berlin"),  # spring forward
+    (datetime(2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC")), "Europe/Berlin"),  # fall back
+    (datetime(2026, 11, 1, 5, 0, tzinfo=ZoneInfo("UTC")), "America/New_York"),
+    (datetime(2026, 4, 4, 14, 30, tzinfo=ZoneInfo("UTC")), "Australia/Lord_Howe"),  # 30-min DST
+    (datetime(2026, 11, 30, 18, 0, tzinfo=ZoneInfo("UTC")), "Asia/Kathmandu"),  # +05:45
+    (datetime(2026, 12, 31, 20, 0, tzinfo=ZoneInfo("UTC")), "Asia/Kolkata"),  # +05:30, new year
+]
+
+
+def month_start_brute(t: float, tz: str) -> int:
+    """Local midnight on the 1st, built from the calendar date (not by replace())."""
+    local = datetime.fromtimestamp(t, ZoneInfo(tz))
+    return int(datetime(local.year, local.month, 1, tzinfo=ZoneInfo(tz)).timestamp())
+
+
+def week_start_brute(t: float, tz: str) -> int:
+    """Local midnight of the latest Monday, found by stepping back a day at a time."""
+    zone = ZoneInfo(tz)
+    d = datetime.fromtimestamp(t, zone).date()
+    while d.weekday() != 0:
+        d = d.fromordinal(d.toordinal() - 1)
+    return int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp())
+
+
+def brute(events: list[tuple[float, int, int]], lo: float, hi: float, res: int) -> Counts:
+    bad = sum(b for ts, b, _ in events if lo < floor_to(ts, res) <= hi)
+    total = sum(n for ts, _, n in events if lo < floor_to(ts, res) <= hi)
+    return Counts(bad, total)
+
+
+def slo_for(calendar: str | None, tz: str) -> SLO:
+    return SLO(
+        id="svc:success_rate",
+        service="svc",
+        sli_type="success_rate",
+        target=Fraction("0.999"),
+        window_days=None if calendar else 30,
+        alerts=workbook_rules(),
+        calendar=calendar,  # type: ignore[arg-type]
+        timezone=tz,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    anchor=st.sampled_from(ANCHORS),
+    calendar=st.sampled_from([None, "month", "week"]),
+    steps=st.lists(
+        st.tuples(
+            st.integers(1, 40 * 3600),  # event-time step to the next evaluation, seconds
+            st.lists(  # events up to that time: (offset back from t, bad, total - bad)
+                st.tuples(
+                    st.floats(0, 3600, allow_nan=False), st.integers(0, 5), st.integers(0, 5)
+                ),
+                max_size=6,
+            ),
+            st.lists(  # late events, within the allowed lateness of t
+                st.tuples(st.floats(0, LATENESS_S, allow_nan=False), st.integers(0, 3)),
+                max_size=2,
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    start_back_days=st.integers(0, 35),
+)
+def test_every_window_and_the_budget_window_equal_brute_force(
+    anchor: tuple[datetime, str],
+    calendar: str | None,
+    steps: list[tuple[int, list[tuple[float, int, int]], list[tuple[float, int]]]],
+    start_back_days: int,
+) -> None:
+    at, tz = anchor
+    slo = slo_for(calendar, tz)
+    store = BucketStore({}, BUCKET_S)
+    ev = Evaluator(store, {}, LATENESS_S)
+    applied: list[tuple[float, int, int]] = []
+    t = at.timestamp() - start_back_days * 86400
+    offset = 0
+    for step, fresh, late in steps:
+        prev_t, t = t, t + step
+        batch = [(max(prev_t, t - back), bad, bad + good) for back, bad, good in fresh]
+        batch += [(t - back, bad, bad + 1) for back, bad in late]
+        for ts, bad, total in batch:
+            offset += 1
+            store.apply([SliRecord(slo.id, [(floor_to(ts, BUCKET_S), bad, total)], ts, 0, offset)])
+            applied.append((ts, bad, total))
+        window_counts, budget_c, length = ev.counts(slo, t)
+        for w in slo.windows_s:
+            assert window_counts(w) == brute(applied, t - w, t, BUCKET_S), (w, t)
+        if calendar is None:
+            assert budget_c == brute(applied, t - 30 * 86400, t, ROLLUP_S)
+            assert length == 30 * 86400
+        else:
+            start = (month_start_brute if calendar == "month" else week_start_brute)(t, tz)
+            assert budget_c == brute(applied, start - 1, t, ROLLUP_S), (start, t)
+        ev._maintain(slo, t)  # compaction and expiry as the worker runs them
+
+
+def test_dst_week_is_an_hour_shorter_in_spring_and_longer_in_autumn() -> None:
+    slo = slo_for("week", "Europe/Berlin")
+    ev = Evaluator(BucketStore({}, BUCKET_S), {}, LATENESS_S)
+    spring = datetime(2026, 3, 27, 12, tzinfo=ZoneInfo("UTC")).timestamp()
+    autumn = datetime(2026, 10, 23, 12, tzinfo=ZoneInfo("UTC")).timestamp()
+    assert ev.counts(slo, spring)[2] == 7 * 86400 - 3600
+    assert ev.counts(slo, autumn)[2] == 7 * 86400 + 3600
+
+
+def test_leap_february_is_29_days() -> None:
+    slo = slo_for("month", "UTC")
+    ev = Evaluator(BucketStore({}, BUCKET_S), {}, LATENESS_S)
+    assert ev.counts(slo, datetime(2028, 2, 15, tzinfo=ZoneInfo("UTC")).timestamp())[2] == (
+        29 * 86400
+    )
