@@ -138,31 +138,35 @@ class BucketStore:
         ``res`` is ``bucket_s`` (base cells) or ROLLUP_S. Whole hours inside the range are
         added from their sums, so the cost is hours + edge cells, not cells in the range.
         """
-        if hi <= lo:
+        first = (int(lo // res) + 1) * res  # first cell start > lo
+        last = int(hi // res) * res  # last cell start <= hi
+        if first > last:
             return Counts()
         kind = "c" if res == self.bucket_s else "r"
-        first = floor_to(lo, res) + res  # first cell start > lo
-        last = floor_to(hi, res)  # last cell start <= hi
+        blocks = self.blocks
         bad = total = 0
-        for bstart in range(floor_to(first, BLOCK_S), last + 1, BLOCK_S):
-            block = self.blocks.get(block_key(slo_id, bstart))
-            if block is None:
-                continue
-            if bstart >= first and bstart + BLOCK_S - res <= last:
-                bad += block["s"][0]
-                total += block["s"][1]
-                continue
-            cells = block.get(kind)
-            if cells is None:
-                raise LookupError(
-                    f"{slo_id}: base cells of hour {bstart} were compacted; a window reached "
-                    "past the base horizon (bug: compaction cutoff too early)"
-                )
-            for c in range(max(first, bstart), min(last, bstart + BLOCK_S - res) + 1, res):
-                cell = cells.get(str(c))
-                if cell is not None:
-                    bad += cell[0]
-                    total += cell[1]
+        bstart = first - first % BLOCK_S
+        while bstart <= last:
+            block = blocks.get(f"{slo_id}|{bstart}")
+            if block is not None:
+                bend = bstart + BLOCK_S - res  # last cell start in the block
+                if bstart >= first and bend <= last:
+                    s = block["s"]
+                    bad += s[0]
+                    total += s[1]
+                else:
+                    cells = block.get(kind)
+                    if cells is None:
+                        raise LookupError(
+                            f"{slo_id}: base cells of hour {bstart} were compacted; a window "
+                            "reached past the base horizon (bug: compaction cutoff too early)"
+                        )
+                    for c in range(max(first, bstart), min(last, bend) + 1, res):
+                        cell = cells.get(str(c))
+                        if cell is not None:
+                            bad += cell[0]
+                            total += cell[1]
+            bstart += BLOCK_S
         return Counts(bad, total)
 
     def window(self, slo_id: str, t: float, window_s: int, res: int | None = None) -> Counts:

@@ -113,6 +113,27 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.config import Config
+    from streams.replay import InProcess, replay_file
+
+    cfg = _load(_configs(args.config))
+    assert isinstance(cfg, Config)
+    path = Path(args.events)
+    if not path.is_file():
+        print(f"replay: {path}: no such file", file=sys.stderr)
+        return 1
+    now = time.time()
+    if args.via_broker:
+        from streams.replay_broker import via_broker
+
+        summary = via_broker(path, _configs(args.config), cfg, Path(args.out), args.every, now)
+    else:
+        summary = replay_file(path, cfg, Path(args.out), args.every, InProcess(cfg, now), now)
+    print(summary)
+    return 0
+
+
 def _env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, default))
@@ -154,6 +175,18 @@ def parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="exit after the demo (0: page fired+resolved)"
     )
     u.set_defaults(fn=cmd_up)
+
+    r = sub.add_parser("replay", help="replay a JSONL file of outcomes: alert timeline, budgets")
+    r.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
+    r.add_argument("--config", action="append")
+    r.add_argument("--out", required=True, help="directory for alerts/burn_rates/budgets.jsonl")
+    r.add_argument("--every", type=int, default=60, help="seconds of event time between rows")
+    r.add_argument(
+        "--via-broker",
+        action="store_true",
+        help="run through the embedded broker and a real worker instead",
+    )
+    r.set_defaults(fn=cmd_replay)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,6 +80,11 @@ class AlertRule:
     burn: Fraction
     resolve_after_s: int = 0
 
+    @cached_property
+    def burn_parts(self) -> tuple[int, int]:
+        """(a, b) with burn == a / b: exact integer comparisons in the hot path."""
+        return self.burn.numerator, self.burn.denominator
+
 
 @dataclass(frozen=True)
 class SLO:
@@ -96,25 +102,31 @@ class SLO:
     calendar: Calendar | None = None  # calendar SLO window (month, week) in ``timezone``
     timezone: str = "UTC"
 
+    @cached_property
+    def budget_parts(self) -> tuple[int, int]:
+        """(p, q) with 1 - target == p / q: the error budget ratio as exact integers."""
+        ratio = 1 - self.target
+        return ratio.numerator, ratio.denominator
+
     def is_success(self, status_code: int) -> bool:
         """Whether a response status counts as good for this SLO's SLI."""
         if self.success_codes is None:
             return status_code < 500
         return status_code in self.success_codes
 
-    @property
+    @cached_property
     def windows_s(self) -> tuple[int, ...]:
         """Every distinct window this SLO evaluates (alert windows, and 1h and 6h for budget
         exhaustion projections), seconds, ascending."""
         alert = {w for r in self.alerts for w in (r.long_window_s, r.short_window_s)}
         return tuple(sorted(alert | set(EXHAUSTION_WINDOWS_S)))
 
-    @property
+    @cached_property
     def base_horizon_s(self) -> int:
         """How far back base-resolution cells are needed: the longest rolling window."""
         return max(self.windows_s)
 
-    @property
+    @cached_property
     def retention_s(self) -> int:
         """How far back any window of this SLO reaches (a calendar month: up to 31 days)."""
         if self.calendar is not None:

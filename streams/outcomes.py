@@ -7,7 +7,6 @@ so it is safe as a metric label) and a human error. Nothing is dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ REASONS = (
     "unknown_slo",
     "ambiguous_slo",
     "future_timestamp",
+    "late",
 )
 
 
@@ -104,10 +104,20 @@ def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SL
     return slos if len(slos) == 1 else "ambiguous_slo"
 
 
-def classify(obj: Any, raw: bytes, cfg: Config, now: float, into: Aggregate) -> Rejection | None:
+def classify(
+    obj: Any,
+    raw: bytes,
+    cfg: Config,
+    now: float,
+    into: Aggregate,
+    watermarks: dict[str, float],
+) -> Rejection | None:
     """Validate one outcome object and fold it into ``into``; a Rejection if it cannot count.
 
-    ``now`` (unix seconds) bounds how far in the future an event time may lie.
+    ``now`` (unix seconds) bounds how far in the future an event time may lie. ``watermarks``
+    holds the newest accepted event time per service; an event older than that minus the
+    allowed lateness is rejected as ``late`` (its buckets may already be compacted or expired),
+    a later one updates its own bucket.
     """
     if not isinstance(obj, dict):
         return Rejection("not_an_object", "expected a JSON object per outcome", raw)
@@ -128,6 +138,15 @@ def classify(obj: Any, raw: bytes, cfg: Config, now: float, into: Aggregate) -> 
         return Rejection(
             "future_timestamp",
             f"ts: {ev.ts:.3f} is more than {cfg.settings.max_future_seconds}s ahead of now",
+            raw,
+        )
+    lateness = cfg.settings.allowed_lateness_seconds
+    mark = watermarks.get(ev.service)
+    if mark is not None and ev.ts < mark - lateness:
+        return Rejection(
+            "late",
+            f"ts: {ev.ts:.3f} is {mark - ev.ts:.0f}s behind the newest event of {ev.service!r}; "
+            f"allowed lateness is {lateness}s",
             raw,
         )
     bucket_s = cfg.settings.bucket_seconds
@@ -153,20 +172,32 @@ def classify(obj: Any, raw: bytes, cfg: Config, now: float, into: Aggregate) -> 
                 good = good and ev.latency_ms <= slo.latency_threshold_ms
             into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1)
     into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
+    if mark is None or ev.ts > mark:
+        watermarks[ev.service] = ev.ts
     return None
 
 
-def ingest_message(raw: bytes, cfg: Config, now: float, into: Aggregate) -> list[Rejection]:
-    """Decode one Kafka message (an outcome or a JSON array of them) into ``into``."""
+def split_message(raw: bytes) -> list[tuple[Any, bytes]] | Rejection:
+    """The outcomes of one message with each one's own bytes (for the DLQ), or why not."""
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        return [Rejection("invalid_json", f"(message): not valid JSON: {e}", raw)]
-    items: Iterable[Any] = doc if isinstance(doc, list) else (doc,)
-    single = not isinstance(doc, list)
+        return Rejection("invalid_json", f"(message): not valid JSON: {e}", raw)
+    if isinstance(doc, list):
+        return [(obj, orjson.dumps(obj)) for obj in doc]
+    return [(doc, raw)]
+
+
+def ingest_message(
+    raw: bytes, cfg: Config, now: float, into: Aggregate, watermarks: dict[str, float]
+) -> list[Rejection]:
+    """Decode one Kafka message (an outcome or a JSON array of them) into ``into``."""
+    items = split_message(raw)
+    if isinstance(items, Rejection):
+        return [items]
     out = []
-    for obj in items:
-        rej = classify(obj, raw if single else orjson.dumps(obj), cfg, now, into)
+    for obj, own in items:
+        rej = classify(obj, own, cfg, now, into, watermarks)
         if rej is not None:
             out.append(rej)
     return out

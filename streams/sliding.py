@@ -48,6 +48,15 @@ class SlidingSums:
         changes = self.store.take_changes(slo_id)
         gen = self._generation.get(slo_id, 0) + 1
         self._generation[slo_id] = gen
+        memo: dict[tuple[float, float, int], Counts] = {}
+
+        def span(lo: float, hi: float, res: int) -> Counts:
+            # Every window gains the same cells (t_prev, t]: count them once per evaluation.
+            key = (lo, hi, res)
+            c = memo.get(key)
+            if c is None:
+                c = memo[key] = self.store.range(slo_id, lo, hi, res)
+            return c
 
         def counts(name: str, lo: float, hi: float, res: int) -> Counts:
             key = (slo_id, name)
@@ -60,11 +69,10 @@ class SlidingSums:
                 or hi < e.hi
                 or lo >= e.hi
             ):
-                c = self.store.range(slo_id, lo, hi, res)
+                c = span(lo, hi, res)
             else:
                 c = e.counts + _changed_within(changes, e.lo, e.hi, res)
-                c = c + self.store.range(slo_id, e.hi, hi, res)
-                c = c - self.store.range(slo_id, e.lo, lo, res)
+                c = c + span(e.hi, hi, res) - span(e.lo, lo, res)
             self._entries[key] = _Entry(gen, lo, hi, res, c)
             return c
 

@@ -22,6 +22,9 @@ def register(w: Wiring) -> None:
     """Attach the ingest agent to the app."""
     cfg, m = w.cfg, w.metrics
     n = cfg.settings.partitions
+    # Newest accepted event time per service (all of a service's outcomes share a partition).
+    # In memory: after a restart lateness is judged from the first events seen again.
+    watermarks: dict[str, float] = {}
 
     @w.app.agent(w.outcomes, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -32,7 +35,7 @@ def register(w: Wiring) -> None:
                 msg = ev.message
                 agg, _ = per_partition.get(msg.partition, (Aggregate(), -1))
                 per_partition[msg.partition] = (agg, msg.offset)
-                for rej in ingest_message(ev.value or b"", cfg, now, agg):
+                for rej in ingest_message(ev.value or b"", cfg, now, agg, watermarks):
                     m.events_rejected.labels(rej.reason).inc()
                     await w.outcomes_dlq.send(key=msg.key, value=rej.dlq_record())
             for src_partition, (agg, src_offset) in per_partition.items():

@@ -70,9 +70,11 @@ def outcome(service: str = "checkout-api", **fields: Any) -> dict[str, Any]:
     return {"service": service, "ts": T, "status_code": 200, **fields}
 
 
-def ingest(raw: bytes, cfg: Config) -> tuple[list[Rejection], Aggregate]:
+def ingest(
+    raw: bytes, cfg: Config, watermarks: dict[str, float] | None = None
+) -> tuple[list[Rejection], Aggregate]:
     agg = Aggregate()
-    return ingest_message(raw, cfg, NOW, agg), agg
+    return ingest_message(raw, cfg, NOW, agg, {} if watermarks is None else watermarks), agg
 
 
 def bad_total(agg: Aggregate, slo_id: str) -> tuple[int, int]:
@@ -133,6 +135,12 @@ REJECTED = [
         "slo: expected one of ['payment-gateway:success_rate', 'payment-gateway:latency'] "
         "for pre-counted outcomes, got None",
     ),
+    (
+        "late",
+        msg(outcome("ledger-api", ts=T - 301)),
+        f"ts: {T - 301:.3f} is 301s behind the newest event of 'ledger-api'; "
+        "allowed lateness is 300s",
+    ),
 ]
 
 
@@ -140,7 +148,7 @@ REJECTED = [
 def test_each_problem_is_rejected_with_its_own_reason_and_counts_nothing(
     cfg: Config, reason: str, raw: bytes, error: str
 ) -> None:
-    rejections, agg = ingest(raw, cfg)
+    rejections, agg = ingest(raw, cfg, watermarks={"ledger-api": T})
     assert [(r.reason, r.raw) for r in rejections] == [(reason, raw)]
     assert rejections[0].error.startswith(error)
     assert agg == Aggregate()
@@ -337,7 +345,7 @@ def test_accepted_is_counted_per_service_across_messages(cfg: Config) -> None:
         msg([outcome(), outcome("ledger-api")]),
         msg(outcome("billing")),
     ):
-        ingest_message(raw, cfg, NOW, agg)
+        ingest_message(raw, cfg, NOW, agg, {})
     assert agg.accepted == {"checkout-api": 2, "ledger-api": 1}
 
 
@@ -372,7 +380,8 @@ raw_outcomes = st.lists(
     st.fixed_dictionaries(
         {
             "service": st.just("checkout-api"),
-            "ts": st.floats(min_value=1.0, max_value=NOW, allow_nan=False),
+            # within the allowed lateness of each other: none is late
+            "ts": st.floats(min_value=NOW - 300, max_value=NOW, allow_nan=False),
             "status_code": st.integers(min_value=100, max_value=599),
         },
         optional={
@@ -393,3 +402,17 @@ def test_bucket_totals_sum_to_outcomes_and_bad_to_5xx(cfg: Config, events: list[
         len(events),
     )
     assert agg.accepted.get("checkout-api", 0) == len(events)
+
+
+def test_an_event_within_the_allowed_lateness_updates_its_own_bucket(cfg: Config) -> None:
+    marks = {"checkout-api": T + 300}
+    rejections, agg = ingest(msg(outcome(ts=T, status_code=503)), cfg, marks)
+    assert rejections == []
+    assert agg.counts["checkout-api:success_rate"] == {T - T % 10: [1, 1]}
+    assert marks == {"checkout-api": T + 300}  # an older event never moves the watermark back
+
+
+def test_the_watermark_follows_the_newest_accepted_event(cfg: Config) -> None:
+    marks: dict[str, float] = {}
+    ingest(msg([outcome(ts=T + 5), outcome(ts=T)]), cfg, marks)
+    assert marks == {"checkout-api": T + 5}
