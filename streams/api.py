@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.app import Wiring
 from streams.published import status_json
+from streams.replay import evaluation_rows
 
 
 def register(w: Wiring) -> None:
@@ -48,6 +51,33 @@ def register(w: Wiring) -> None:
                 status=404,
             )
         return web.json(slo_view(slo_id))
+
+    if w.runtime.replay_mode:
+
+        @app.page("/v1/replay/progress")
+        async def replay_progress(web: Any, request: Any) -> Any:
+            tp = w.throughput
+            return web.json(
+                {
+                    "outcomes": tp.outcomes,
+                    "sli_sent": tp.sli_sent,
+                    "sli_applied": tp.sli_applied,
+                    "rejected": dict(sorted(tp.rejected.items())),
+                }
+            )
+
+        class ReplayEvaluate(View):
+            async def post(self, request: Any) -> Any:
+                body = await request.json()
+                t = body["t"]
+                rows = []
+                for s in w.cfg.slos:
+                    if s.id in w.clocks:
+                        st, events = w.evaluator.evaluate(s, t)
+                        rows.append(evaluation_rows(st, events))
+                return self.bytes(orjson.dumps({"rows": rows}), content_type="application/json")
+
+        app.page("/v1/replay/evaluate")(ReplayEvaluate)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -11,6 +11,7 @@ from streams import topics
 from streams.buckets import BucketStore, slo_of_key
 from streams.clocks import SloClock
 from streams.config import Config
+from streams.evaluation import Evaluator
 from streams.metrics import Metrics
 from streams.published import Published
 
@@ -37,6 +38,19 @@ class Runtime:
     web_port: int = 6066
     data_dir: str = "./data"
     app_id: str = "sloburn"
+    # Replay mode: no wall-clock evaluation and no notifications; a replay driver asks for
+    # evaluations at event times over HTTP (sloburn replay --via-broker).
+    replay_mode: bool = False
+
+
+@dataclass
+class Throughput:
+    """How far the pipeline got, so a replay driver knows when everything sent is counted."""
+
+    outcomes: int = 0  # outcome objects (and undecodable messages) ingest has judged
+    sli_sent: int = 0
+    sli_applied: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,8 +67,11 @@ class Wiring:
     notifications_dlq: Any
     buckets: BucketStore
     alert_states: Any
+    evaluator: Evaluator
+    runtime: Runtime
     published: Published = field(default_factory=Published)
     clocks: dict[str, SloClock] = field(default_factory=dict)
+    throughput: Throughput = field(default_factory=Throughput)
 
 
 def _slo_table(app: faust.App, name: str, partitions: int, help_text: str) -> Any:
@@ -97,6 +114,11 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
             name, partitions=n, key_serializer="raw", value_serializer="raw", internal=False
         )
 
+    buckets = BucketStore(
+        _slo_table(app, "buckets", n, "Event-time buckets per SLO and hour"),
+        cfg.settings.bucket_seconds,
+    )
+    alert_states = _slo_table(app, "alert-states", n, "Alert rule and budget state per SLO")
     w = Wiring(
         app=app,
         cfg=cfg,
@@ -106,16 +128,16 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         sli=topic(topics.SLI),
         alerts=topic(topics.ALERTS),
         notifications_dlq=topic(topics.NOTIFICATIONS_DLQ),
-        buckets=BucketStore(
-            _slo_table(app, "buckets", n, "Event-time buckets per SLO and hour"),
-            cfg.settings.bucket_seconds,
-        ),
-        alert_states=_slo_table(app, "alert-states", n, "Alert rule state per SLO and rule"),
+        buckets=buckets,
+        alert_states=alert_states,
+        evaluator=Evaluator(buckets, alert_states, cfg.settings.allowed_lateness_seconds),
+        runtime=rt,
     )
     # Imported here: each module registers onto the app it is handed.
     from streams import api
     from streams.agents import evaluator, ingest, sink, windows
 
-    for module in (ingest, windows, evaluator, sink, api):
+    modules = (ingest, windows, api) if rt.replay_mode else (ingest, windows, evaluator, sink, api)
+    for module in modules:
         module.register(w)
     return w

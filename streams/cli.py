@@ -57,7 +57,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     cfg = _load(_configs(args.config))
     assert isinstance(cfg, Config)
     rt = Runtime(
-        broker=args.broker, web_host=args.web_host, web_port=args.web_port, data_dir=args.data_dir
+        broker=args.broker,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        data_dir=args.data_dir,
+        replay_mode=args.replay_mode,
     )
     run_worker(cfg, rt, loglevel=args.loglevel)
     return 0
@@ -160,6 +164,11 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--web-port", type=int, default=_env_int("SLOBURN_WEB_PORT", 6066))
     w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
     w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
+    w.add_argument(
+        "--replay-mode",
+        action="store_true",
+        help="evaluate only when a replay driver asks (sloburn replay --via-broker)",
+    )
     w.set_defaults(fn=cmd_worker)
 
     b = sub.add_parser("broker", help="run the embedded broker (Tansu, memory storage)")

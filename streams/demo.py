@@ -53,7 +53,12 @@ def say(msg: str) -> None:
 
 
 def start_worker(
-    config: Sequence[str], bootstrap: str, web_port: int, env: dict[str, str], log: Path
+    config: Sequence[str],
+    bootstrap: str,
+    web_port: int,
+    env: dict[str, str],
+    log: Path,
+    *extra: str,
 ) -> subprocess.Popen[bytes]:
     """The worker as a child process (own session, so it is stopped by PID with its children)."""
     cmd = [
@@ -67,6 +72,7 @@ def start_worker(
         str(web_port),
         "--loglevel",
         "info",
+        *extra,
     ]
     for c in config:
         cmd += ["--config", c]

@@ -15,7 +15,6 @@ from streams import topics
 from streams.app import Wiring
 from streams.clocks import SloClock
 from streams.config import SLO
-from streams.evaluation import Evaluator
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 def register(w: Wiring) -> None:
     """Attach the evaluation timer to the app."""
     n = w.cfg.settings.partitions
-    evaluator = Evaluator(w.buckets, w.alert_states, w.cfg.settings.allowed_lateness_seconds)
+    evaluator = w.evaluator
 
     def owned(slo: SLO) -> bool:
         actives = w.app.assignor.assigned_actives()

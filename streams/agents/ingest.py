@@ -25,6 +25,7 @@ def register(w: Wiring) -> None:
     # Newest accepted event time per service (all of a service's outcomes share a partition).
     # In memory: after a restart lateness is judged from the first events seen again.
     watermarks: dict[str, float] = {}
+    tp = w.throughput
 
     @w.app.agent(w.outcomes, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -37,6 +38,8 @@ def register(w: Wiring) -> None:
                 per_partition[msg.partition] = (agg, msg.offset)
                 for rej in ingest_message(ev.value or b"", cfg, now, agg, watermarks):
                     m.events_rejected.labels(rej.reason).inc()
+                    tp.rejected[rej.reason] = tp.rejected.get(rej.reason, 0) + 1
+                    tp.outcomes += 1
                     await w.outcomes_dlq.send(key=msg.key, value=rej.dlq_record())
             for src_partition, (agg, src_offset) in per_partition.items():
                 for slo_id in agg.counts:
@@ -52,7 +55,9 @@ def register(w: Wiring) -> None:
                         value=rec.to_bytes(),
                         partition=topics.partition_for_slo(slo_id, n),
                     )
+                    tp.sli_sent += 1
                 for service, count in agg.accepted.items():
                     m.events_accepted.labels(service).inc(count)
+                    tp.outcomes += count
                 for slo_id, count in agg.skipped.items():
                     m.outcomes_skipped.labels(slo_id).inc(count)

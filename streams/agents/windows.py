@@ -28,6 +28,7 @@ def register(w: Wiring) -> None:
             skipped = w.buckets.apply(records)
             if skipped:
                 w.metrics.sli_records_skipped.inc(skipped)
+            w.throughput.sli_applied += len(records)
             for rec in records:
                 clock = w.clocks.get(rec.slo)
                 if clock is None:

@@ -1,0 +1,100 @@
+"""Benchmarks (``scripts/bench``): measured figures, printed as a table and kept in
+bench/results.json. Never timed assertions in tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.traffic import Trouble, synthetic_history
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+REPLAY_START = 1_790_812_800  # 2026-10-01T00:00:00Z
+REPLAY_SERVICES = ("checkout-api", "search-api", "payment-gateway")
+
+
+def make_replay_file(path: Path) -> int:
+    """30 days of 10-second good/total counts for three services; returns the line count."""
+    troubles = (
+        Trouble("checkout-api", REPLAY_START + 9 * 86400, 900, 1.0),
+        Trouble("search-api", REPLAY_START + 17 * 86400, 6 * 3600, 0.05),
+        Trouble("payment-gateway", REPLAY_START + 24 * 86400, 3600, 0.02),
+    )
+    n = 0
+    with open(path, "wb") as f:
+        for line in synthetic_history(REPLAY_SERVICES, REPLAY_START, 30, 10, troubles, 200):
+            f.write(line + b"\n")
+            n += 1
+    return n
+
+
+def bench_replay(workdir: Path) -> dict[str, Any]:
+    """Seconds and peak RSS of an in-process replay of a 30-day, 10-s, 3-service file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = workdir / "replay-30d-10s-3svc.jsonl"
+    lines = make_replay_file(events)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "replay",
+        str(events),
+        "--config",
+        str(ROOT / "configs" / "slo_config.yaml"),
+        "--config",
+        str(ROOT / "configs" / "error-budget-policy.yaml"),
+        "--out",
+        str(workdir / "replay-out"),
+    ]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"replay failed: {proc.stderr[-2000:]}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    return {
+        "lines": lines,
+        "file_mib": round(events.stat().st_size / 2**20, 1),
+        "seconds": round(seconds, 2),
+        "lines_per_second": round(lines / seconds),
+        "peak_rss_mib": round(peak_kib / 1024, 1),
+        "summary": proc.stdout.strip().splitlines()[-1],
+    }
+
+
+BENCHES = {"replay": bench_replay}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the named benchmarks (all by default), print them and merge into results.json."""
+    p = argparse.ArgumentParser(prog="scripts/bench")
+    p.add_argument("names", nargs="*", help=f"any of {sorted(BENCHES)} (default: all)")
+    p.add_argument("--workdir", default=str(ROOT / "bench" / "work"))
+    args = p.parse_args(argv)
+    names = args.names or list(BENCHES)
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for name in names:
+        print(f"== {name}", flush=True)
+        figures = BENCHES[name](Path(args.workdir))
+        figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        figures["machine"] = f"{platform.machine()}, {platform.python_version()}"
+        results[name] = figures
+        width = max(len(k) for k in figures)
+        for k, v in figures.items():
+            print(f"  {k:<{width}}  {v}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
