@@ -138,6 +138,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from streams.config import Config, ConfigError, load_alert_policy
+    from streams.replay import backtest_table, replay_incidents
+
+    cfg = _load(_configs(args.config))
+    assert isinstance(cfg, Config)
+    try:
+        policies = [load_alert_policy(p, cfg.settings.bucket_seconds) for p in args.policy]
+    except ConfigError as e:
+        for line in e.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        return 1
+    now = time.time()
+    logs = []
+    for pol in policies:
+        print(f"replaying with policy {pol.name} ({len(pol.rules)} rules) ...", file=sys.stderr)
+        logs.append(replay_incidents(Path(args.events), pol.apply(cfg), args.every, now))
+    print(backtest_table([p.name for p in policies], logs))
+    return 0
+
+
 def _env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, default))
@@ -196,6 +217,20 @@ def parser() -> argparse.ArgumentParser:
         help="run through the embedded broker and a real worker instead",
     )
     r.set_defaults(fn=cmd_replay)
+
+    bt = sub.add_parser("backtest", help="replay a file under several alert policies, compared")
+    bt.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
+    bt.add_argument("--config", action="append")
+    bt.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        help="alert policy YAML (name, alerts: {rule: {window_minutes, threshold}})",
+    )
+    bt.add_argument(
+        "--every", type=int, default=60, help="seconds of event time between evaluations"
+    )
+    bt.set_defaults(fn=cmd_backtest)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -550,6 +550,36 @@ def _parse_file(path: Path, env: Mapping[str, str]) -> ServiceMapFile | PolicyFi
     if env_errors:
         raise ConfigError([f"{path}: {m}" for m in env_errors])
     return doc
+
+
+class AlertPolicyFile(_Strict):
+    """A set of alert rules to try on every SLO (``sloburn backtest --policy``)."""
+
+    name: Annotated[str, Field(min_length=1)] | None = None
+    alerts: Annotated[dict[str, SeedAlert], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """A named rule set; ``apply`` gives the config with every SLO alerting by these rules."""
+
+    name: str
+    rules: tuple[AlertRule, ...]
+
+    def apply(self, cfg: Config) -> Config:
+        """The config with every SLO's alert rules replaced by this policy's."""
+        return replace(cfg, slos=tuple(replace(s, alerts=self.rules) for s in cfg.slos))
+
+
+def load_alert_policy(path: str | Path, bucket_s: int) -> AlertPolicy:
+    """Read an alert policy file; ConfigError lines name the file and field as elsewhere."""
+    p = Path(path)
+    data = _read_yaml(p)
+    try:
+        doc = AlertPolicyFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([f"{p}: {_describe(err)}" for err in e.errors()]) from None
+    return AlertPolicy(doc.name or p.stem, _rules(doc.alerts, bucket_s))
 
 
 def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> Config:

@@ -386,3 +386,62 @@ def replay_file(
         else "rejected outcomes: 0"
     )
     return f"{log.table()}\n{evaluations} evaluations every {every}s of event time; {tail}"
+
+
+def replay_incidents(path: Path, cfg: Config, every: int, now: float) -> IncidentLog:
+    """Replay in-process keeping only the incident log (no files)."""
+    log = IncidentLog()
+    with open(path, "rb") as f:
+        run(f, cfg, InProcess(cfg, now), every, now, log.observe)
+    return log
+
+
+def _episodes(logs: list[IncidentLog]) -> list[tuple[str, float, list[Incident | None]]]:
+    """Incidents of several policies aligned by overlapping burn episodes of the same SLO."""
+    spans: list[tuple[str, float, float, int, Incident]] = []
+    for k, log in enumerate(logs):
+        for i in log.incidents:
+            end = i.resolved if i.resolved is not None else math.inf
+            spans.append((i.slo, i.onset, end, k, i))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    out: list[tuple[str, float, list[Incident | None]]] = []
+    cur_end = -math.inf
+    for slo, onset, end, k, inc in spans:
+        if not out or out[-1][0] != slo or onset > cur_end:
+            out.append((slo, onset, [None] * len(logs)))
+            cur_end = end
+        else:
+            cur_end = max(cur_end, end)
+        row = out[-1][2]
+        if row[k] is None:
+            row[k] = inc
+    return out
+
+
+def backtest_table(names: list[str], logs: list[IncidentLog]) -> str:
+    """Several policies side by side: per incident detection, budget spent at detection and
+    reset time (SRE Workbook terms); then pages and tickets per policy."""
+    col = 30
+    head = f"{'SLO':<26} {'burn onset (UTC)':<17}" + "".join(
+        f"{n[: col - 1]:<{col}}" for n in names
+    )
+    sub = " " * 44 + "".join(f"{'detect  budget  reset':<{col}}" for _ in names)
+    lines = [head, sub]
+    for slo, onset, row in _episodes(logs):
+        cells = []
+        for inc in row:
+            if inc is None:
+                cells.append(f"{'no alert':<{col}}")
+                continue
+            reset = (
+                _dur(inc.resolved - inc.problem_end)
+                if inc.resolved is not None and inc.problem_end is not None
+                else "open"
+            )
+            spent = inc.consumed_at_detection - inc.consumed_before
+            cells.append(f"{_dur(inc.detected - inc.onset):>6} {spent:>7.1%} {reset:>6}".ljust(col))
+        lines.append(f"{slo:<26} {_utc(onset):<17}" + "".join(cells))
+    for severity in ("page", "ticket"):
+        counts = [sum(n for (_, sev), n in log.counts.items() if sev == severity) for log in logs]
+        lines.append(f"{severity + 's':<44}" + "".join(f"{c:<{col}}" for c in counts))
+    return "\n".join(lines)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.buckets import ROLLUP_S, floor_to
-from streams.config import load_config
-from streams.replay import InProcess, replay_file
+from streams.config import load_alert_policy, load_config
+from streams.replay import InProcess, replay_file, replay_incidents
 from streams.traffic import EXAMPLE_START, example_history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +145,57 @@ def test_summary_lists_each_incident_with_detection_and_reset(replayed: tuple[Pa
     assert "checkout-api:success_rate: 3 pages, 4 tickets" in lines
     assert "search-api:latency: 1 page, 1 ticket" in lines
     assert lines[-1].endswith("rejected outcomes: 0")
+
+
+def backtest(*policies: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "streams.cli", "backtest", str(EXAMPLE), "--config", str(CONFIG)]
+    for p in policies:
+        cmd += ["--policy", p]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_a_policy_equal_to_the_defaults_reproduces_the_plain_replay(tmp_path: Path) -> None:
+    # checkout-api has no rules of its own (so it alerts by the Workbook set); workbook.yaml
+    # restates that set, so its incidents must be exactly those of the plain replay.
+    cfg = load_config([CONFIG], env={})
+    checkout_only = replace(cfg, slos=tuple(s for s in cfg.slos if s.service == "checkout-api"))
+    policy = load_alert_policy(ROOT / "configs" / "policies" / "workbook.yaml", 10)
+    assert policy.rules == checkout_only.slos[0].alerts
+    plain = replay_incidents(EXAMPLE, checkout_only, 60, now=2e9)
+    tried = replay_incidents(EXAMPLE, policy.apply(checkout_only), 60, now=2e9)
+    assert tried.incidents == plain.incidents
+    assert (
+        tried.counts
+        == plain.counts
+        == {("checkout-api:success_rate", "page"): 3, ("checkout-api:success_rate", "ticket"): 4}
+    )
+
+
+def test_backtest_puts_policies_side_by_side_per_incident() -> None:
+    proc = backtest("configs/policies/workbook.yaml", "configs/policies/seed-single-window.yaml")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[-2:] == ["workbook", "seed-single-window"]
+    episodes = [line for line in lines[2:] if line.startswith(("checkout-api:", "search-api:"))]
+    assert [(e.split()[0], e.split()[1]) for e in episodes] == [
+        ("checkout-api:success_rate", "2026-11-09"),
+        ("checkout-api:success_rate", "2026-11-11"),
+        ("search-api:latency", "2026-11-13"),
+    ]
+    # The seed's 1-hour, 6x rule sees the 1.2 % slow burn at once; the Workbook's first alert
+    # on it is the 3d/6h ticket, 20 minutes in (its pages wait for 6h of burn at 12x).
+    second = episodes[1].split()
+    assert second[3:5] == ["20m00s", "1.9%"]
+    assert second[6] == "0m00s"
+    assert lines[-2].split() == ["pages", "4", "5"]
+    assert lines[-1].split() == ["tickets", "6", "3"]
+
+
+def test_backtest_with_a_bad_policy_names_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("alerts:\n  fast: {threshold: 14.4}\n")
+    proc = backtest(str(bad))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"config error: {bad}: alerts.fast.window_minutes: required field is missing"
+    ]
