@@ -117,6 +117,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
     buckets = BucketStore(
         _slo_table(app, "buckets", n, "Event-time buckets per SLO and hour"),
         cfg.settings.bucket_seconds,
+        cfg.slicing,
     )
     alert_states = _slo_table(app, "alert-states", n, "Alert rule and budget state per SLO")
     w = Wiring(

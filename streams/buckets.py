@@ -20,6 +20,7 @@ a window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from fractions import Fraction
 from typing import Any
 
 from streams.models import SliRecord
@@ -89,12 +90,20 @@ def apply_to_block(
 class BucketStore:
     """Bucketed good/bad counts per SLO over a mapping of blocks; exact sums over any range."""
 
-    def __init__(self, blocks: MutableMapping[str, Block], bucket_s: int) -> None:
+    def __init__(
+        self,
+        blocks: MutableMapping[str, Block],
+        bucket_s: int,
+        slicing: Mapping[str, tuple[int, Fraction]] | None = None,
+    ) -> None:
+        """``slicing`` maps the id of a timeslices SLO to (slice seconds, slice target)."""
         if BLOCK_S % bucket_s or ROLLUP_S % bucket_s:
             raise ValueError(f"bucket_s must divide {ROLLUP_S}, got {bucket_s}")
         self.blocks = blocks
         self.bucket_s = bucket_s
+        self.slicing = dict(slicing or {})
         self._changes: dict[str, list[Change]] = {}
+        self._slice_changes: dict[str, list[Change]] = {}
 
     def apply(self, records: Iterable[SliRecord]) -> int:
         """Add a batch of SLI records; returns how many records were skipped as already applied.
@@ -123,26 +132,61 @@ class BucketStore:
                     pending[key] = new
                     applied_any = True
                     journal.extend((start, bad, total) for start, (bad, total) in per.items())
+                    if rec.slo in self.slicing:
+                        self._judge_slices(rec.slo, new, per)
             skipped += not applied_any
         for key, block in pending.items():
             self.blocks[key] = block
         return skipped
 
-    def take_changes(self, slo_id: str) -> list[Change]:
-        """Contributions applied to an SLO since the last call (the sliding sums' journal)."""
-        return self._changes.pop(slo_id, [])
+    def _judge_slices(self, slo_id: str, block: Block, touched: Mapping[int, object]) -> None:
+        """Re-judge the slices holding the touched buckets; keep bad-slice counts per roll-up
+        (``rb``) and per hour (``sb``) as [bad slices, 0] pairs, so ``range`` sums them like
+        counts. Slices divide 15 minutes, so each lies inside one roll-up cell."""
+        length, target = self.slicing[slo_id]
+        a, b = target.numerator, target.denominator
+        cells = block.get("c")
+        if cells is None:
+            return  # compacted: beyond the lateness horizon, nothing can change any more
+        verdicts = block.setdefault("sv", {})
+        journal = self._slice_changes.setdefault(slo_id, [])
+        for sl in {floor_to(start, length) for start in touched}:
+            bad = total = 0
+            for c in range(sl, sl + length, self.bucket_s):
+                cell = cells.get(str(c))
+                if cell is not None:
+                    bad += cell[0]
+                    total += cell[1]
+            is_bad = total > 0 and (total - bad) * b < a * total
+            if is_bad == (str(sl) in verdicts):
+                continue
+            delta = 1 if is_bad else -1
+            if is_bad:
+                verdicts[str(sl)] = 1
+            else:
+                del verdicts[str(sl)]
+            _add(block.setdefault("rb", {}), floor_to(sl, ROLLUP_S), delta, 0)
+            block.setdefault("sb", [0, 0])[0] += delta
+            journal.append((sl, delta, 0))
 
-    def range(self, slo_id: str, lo: float, hi: float, res: int) -> Counts:
+    def take_changes(self, slo_id: str, slices: bool = False) -> list[Change]:
+        """Contributions applied to an SLO since the last call (the sliding sums' journal);
+        with ``slices``, changes of bad-slice counts (slice start, +1/-1, 0)."""
+        return (self._slice_changes if slices else self._changes).pop(slo_id, [])
+
+    def range(self, slo_id: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
         """Counts of the cells of resolution ``res`` whose start lies in (lo, hi].
 
         ``res`` is ``bucket_s`` (base cells) or ROLLUP_S. Whole hours inside the range are
-        added from their sums, so the cost is hours + edge cells, not cells in the range.
+        added from their sums, so the cost is hours + edge cells, not cells in the range. With
+        ``slices`` (ROLLUP_S only) it counts bad timeslices instead: Counts(bad slices, 0).
         """
         first = (int(lo // res) + 1) * res  # first cell start > lo
         last = int(hi // res) * res  # last cell start <= hi
         if first > last:
             return Counts()
-        kind = "c" if res == self.bucket_s else "r"
+        kind = "rb" if slices else ("c" if res == self.bucket_s else "r")
+        full = "sb" if slices else "s"
         blocks = self.blocks
         bad = total = 0
         bstart = first - first % BLOCK_S
@@ -151,21 +195,24 @@ class BucketStore:
             if block is not None:
                 bend = bstart + BLOCK_S - res  # last cell start in the block
                 if bstart >= first and bend <= last:
-                    s = block["s"]
-                    bad += s[0]
-                    total += s[1]
+                    s = block.get(full)
+                    if s is not None:  # hours without a bad slice have no "sb"
+                        bad += s[0]
+                        total += s[1]
                 else:
                     cells = block.get(kind)
                     if cells is None:
-                        raise LookupError(
-                            f"{slo_id}: base cells of hour {bstart} were compacted; a window "
-                            "reached past the base horizon (bug: compaction cutoff too early)"
-                        )
-                    for c in range(max(first, bstart), min(last, bend) + 1, res):
-                        cell = cells.get(str(c))
-                        if cell is not None:
-                            bad += cell[0]
-                            total += cell[1]
+                        if not slices:  # (an hour without a bad slice has no "rb": zero)
+                            raise LookupError(
+                                f"{slo_id}: base cells of hour {bstart} were compacted; a window "
+                                "reached past the base horizon (bug: compaction cutoff too early)"
+                            )
+                    else:
+                        for c in range(max(first, bstart), min(last, bend) + 1, res):
+                            cell = cells.get(str(c))
+                            if cell is not None:
+                                bad += cell[0]
+                                total += cell[1]
             bstart += BLOCK_S
         return Counts(bad, total)
 

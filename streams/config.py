@@ -101,6 +101,10 @@ class SLO:
     source: str = ""
     calendar: Calendar | None = None  # calendar SLO window (month, week) in ``timezone``
     timezone: str = "UTC"
+    # Timeslices budgeting (OpenSLO): a slice of timeslice_s seconds is good when its good ratio
+    # is at least timeslice_target; the budget counts bad slices. None: occurrences.
+    timeslice_s: int | None = None
+    timeslice_target: Fraction | None = None
 
     @cached_property
     def budget_parts(self) -> tuple[int, int]:
@@ -189,6 +193,16 @@ class Config:
         return tuple(s for s in self.slos if s.service == service)
 
     @property
+    def slicing(self) -> dict[str, tuple[int, Fraction]]:
+        """Timeslices SLOs: id -> (slice seconds, slice target), for the bucket store, which
+        judges slices as it writes buckets."""
+        return {
+            s.id: (s.timeslice_s, s.timeslice_target)
+            for s in self.slos
+            if s.timeslice_s is not None and s.timeslice_target is not None
+        }
+
+    @property
     def services(self) -> tuple[str, ...]:
         """Known service names, sorted."""
         return tuple(sorted({s.service for s in self.slos}))
@@ -254,11 +268,17 @@ def _check_zone(v: str) -> str:
 
 
 class _SloWindow(_Strict):
-    """The SLO window: rolling ``window_days``, or a ``calendar`` month/week in ``timezone``."""
+    """The SLO window: rolling ``window_days``, or a ``calendar`` month/week in ``timezone``;
+    and how the budget is counted: ``occurrences`` (bad/total events, the default) or
+    ``timeslices`` (bad slices of ``timeslice_window_seconds`` whose good ratio is below
+    ``timeslice_target``)."""
 
     window_days: Annotated[int, Field(gt=0, le=366)] | None = None
     calendar: Calendar | None = None
     timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    budgeting_method: Literal["occurrences", "timeslices"] = "occurrences"
+    timeslice_window_seconds: Annotated[int, Field(gt=0, le=900)] | None = None
+    timeslice_target: Annotated[float, Field(gt=0, le=1)] | None = None
 
     @model_validator(mode="after")
     def _one_window(self) -> _SloWindow:
@@ -266,7 +286,30 @@ class _SloWindow(_Strict):
             raise ValueError(
                 "expected exactly one of window_days (rolling) or calendar (month or week)"
             )
+        sliced = self.timeslice_window_seconds is not None or self.timeslice_target is not None
+        if self.budgeting_method == "timeslices":
+            if self.timeslice_window_seconds is None or self.timeslice_target is None:
+                raise ValueError(
+                    "budgeting_method timeslices needs timeslice_window_seconds and "
+                    "timeslice_target"
+                )
+            if 900 % self.timeslice_window_seconds:
+                raise ValueError(
+                    "timeslice_window_seconds must divide 900 (15 minutes), e.g. 60 or 300"
+                )
+        elif sliced:
+            raise ValueError("timeslice_* fields need budgeting_method: timeslices")
         return self
+
+    def timeslices(self) -> dict[str, Any]:
+        """The SLO fields for the budgeting method."""
+        if self.budgeting_method != "timeslices":
+            return {}
+        assert self.timeslice_target is not None
+        return {
+            "timeslice_s": self.timeslice_window_seconds,
+            "timeslice_target": Fraction(str(self.timeslice_target)),
+        }
 
 
 class ServiceEntry(_SloWindow):
@@ -401,6 +444,7 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             source=source,
             calendar=svc.calendar,
             timezone=svc.timezone,
+            **svc.timeslices(),
         )
         for name, svc in doc.services.items()
     ]
@@ -421,6 +465,7 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 window_days=svc.slo.window_days,
                 calendar=svc.slo.calendar,
                 timezone=svc.slo.timezone,
+                **svc.slo.timeslices(),
                 alerts=_rules(svc.burn_rates, bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
                 # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...
@@ -613,6 +658,12 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
             slos.extend(_policy_slos(doc, src, merged.bucket_seconds))
         else:
             slos.extend(_service_map_slos(doc, src, merged.bucket_seconds))
+    for slo in slos:
+        if slo.timeslice_s is not None and slo.timeslice_s % merged.bucket_seconds:
+            errors.append(
+                f"{slo.source}: {slo.service}: timeslice_window_seconds: must be a multiple of "
+                f"settings.bucket_seconds ({merged.bucket_seconds}), got {slo.timeslice_s}"
+            )
     seen: dict[str, str] = {}
     for slo in slos:
         if slo.id in seen:

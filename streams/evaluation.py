@@ -73,15 +73,21 @@ class Evaluator:
         windows = {
             w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s
         }
+        lo: float
         if slo.calendar is not None:
             start, end = period_bounds(t, slo.calendar, slo.timezone)
             # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
-            budget_c, length = counts("budget", start - 1, t, ROLLUP_S), end - start
+            lo, length, res = start - 1, end - start, ROLLUP_S
         else:
             assert slo.window_days is not None
             length = slo.window_days * 86400
-            budget_c = counts("budget", t - length, t, base if length <= horizon else ROLLUP_S)
-        return windows.__getitem__, budget_c, length
+            lo, res = t - length, base if length <= horizon else ROLLUP_S
+        if slo.timeslice_s is not None:
+            # Budget in slices: bad slices of the window over all the window's slices (a slice
+            # without traffic hurt no one: it counts as good).
+            bad_slices = counts("budget", lo, t, ROLLUP_S, slices=True).bad
+            return windows.__getitem__, Counts(bad_slices, length // slo.timeslice_s), length
+        return windows.__getitem__, counts("budget", lo, t, res), length
 
     def evaluate(self, slo: SLO, t: float) -> tuple[SloStatus, list[AlertEvent]]:
         """Evaluate ``slo`` at event time t (unix s); returns its status and alert transitions."""

@@ -90,7 +90,7 @@ class InProcess:
 
     def __init__(self, cfg: Config, now: float) -> None:
         self.cfg, self.now = cfg, now
-        self.store = BucketStore({}, cfg.settings.bucket_seconds)
+        self.store = BucketStore({}, cfg.settings.bucket_seconds, cfg.slicing)
         self.evaluator = Evaluator(self.store, {}, cfg.settings.allowed_lateness_seconds)
         self.watermarks: dict[str, float] = {}
         self.pending = Aggregate()

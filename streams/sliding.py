@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from streams.buckets import BucketStore, Change, floor_to
 from streams.slo_math import Counts
 
-RangeCounts = Callable[[str, float, float, int], Counts]
+RangeCounts = Callable[..., Counts]  # (name, lo, hi, res, slices=False) -> Counts
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,28 @@ class SlidingSums:
         self._generation.clear()
 
     def evaluation(self, slo_id: str) -> RangeCounts:
-        """Start one evaluation of an SLO; returns ``counts(name, lo, hi, res)`` for its windows.
+        """Start one evaluation of an SLO; returns ``counts(name, lo, hi, res[, slices])``.
 
         Every window of the SLO must be asked once per evaluation: the journal of changes is
         consumed here, and a window skipped once is recomputed from the store next time.
         """
-        changes = self.store.take_changes(slo_id)
+        changes = {
+            False: self.store.take_changes(slo_id),
+            True: self.store.take_changes(slo_id, slices=True),
+        }
         gen = self._generation.get(slo_id, 0) + 1
         self._generation[slo_id] = gen
-        memo: dict[tuple[float, float, int], Counts] = {}
+        memo: dict[tuple[float, float, int, bool], Counts] = {}
 
-        def span(lo: float, hi: float, res: int) -> Counts:
+        def span(lo: float, hi: float, res: int, slices: bool) -> Counts:
             # Every window gains the same cells (t_prev, t]: count them once per evaluation.
-            key = (lo, hi, res)
+            key = (lo, hi, res, slices)
             c = memo.get(key)
             if c is None:
-                c = memo[key] = self.store.range(slo_id, lo, hi, res)
+                c = memo[key] = self.store.range(slo_id, lo, hi, res, slices)
             return c
 
-        def counts(name: str, lo: float, hi: float, res: int) -> Counts:
+        def counts(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
             key = (slo_id, name)
             e = self._entries.get(key)
             if (
@@ -69,10 +72,10 @@ class SlidingSums:
                 or hi < e.hi
                 or lo >= e.hi
             ):
-                c = span(lo, hi, res)
+                c = span(lo, hi, res, slices)
             else:
-                c = e.counts + _changed_within(changes, e.lo, e.hi, res)
-                c = c + span(e.hi, hi, res) - span(e.lo, lo, res)
+                c = e.counts + _changed_within(changes[slices], e.lo, e.hi, res)
+                c = c + span(e.hi, hi, res, slices) - span(e.lo, lo, res, slices)
             self._entries[key] = _Entry(gen, lo, hi, res, c)
             return c
 

@@ -552,3 +552,54 @@ def test_short_window_longer_than_long_window_is_an_error(tmp_path: Path) -> Non
     [line] = problems(f)
     assert line.startswith(f"{f}: services.checkout-api.alerts.fast: ")
     assert "short_window_minutes (60) must not exceed window_minutes (5)" in line
+
+
+def test_timeslices_budgeting_takes_a_slice_window_and_target(tmp_path: Path) -> None:
+    ok = CHECKOUT_ONLY + (
+        "    budgeting_method: timeslices\n"
+        "    timeslice_window_seconds: 60\n"
+        "    timeslice_target: 0.95\n"
+    )
+    cfg = load_config([write(tmp_path, "ok.yaml", ok)], env={})
+    assert (cfg.slos[0].timeslice_s, cfg.slos[0].timeslice_target) == (60, Fraction("0.95"))
+    assert cfg.slicing == {"checkout-api:success_rate": (60, Fraction("0.95"))}
+    plain = load_config([write(tmp_path, "plain.yaml", CHECKOUT_ONLY)], env={})
+    assert plain.slicing == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "    budgeting_method: timeslices\n",
+            "services.checkout-api: budgeting_method timeslices needs timeslice_window_seconds "
+            "and timeslice_target",
+        ),
+        (
+            "    budgeting_method: timeslices\n    timeslice_window_seconds: 120\n"
+            "    timeslice_target: 0.9\n",
+            "services.checkout-api: timeslice_window_seconds must divide 900 (15 minutes), "
+            "e.g. 60 or 300",
+        ),
+        (
+            "    timeslice_target: 0.9\n",
+            "services.checkout-api: timeslice_* fields need budgeting_method: timeslices",
+        ),
+    ],
+)
+def test_timeslices_fields_are_checked(tmp_path: Path, extra: str, expected: str) -> None:
+    f = write(tmp_path, "ts.yaml", CHECKOUT_ONLY + extra)
+    assert problems(f) == [f"{f}: {expected}"]
+
+
+def test_timeslice_must_be_whole_buckets(tmp_path: Path) -> None:
+    f = write(
+        tmp_path,
+        "ts.yaml",
+        CHECKOUT_ONLY + "    budgeting_method: timeslices\n    timeslice_window_seconds: 60\n"
+        "    timeslice_target: 0.9\nsettings:\n  bucket_seconds: 45\n",
+    )
+    assert problems(f) == [
+        f"{f}: checkout-api: timeslice_window_seconds: must be a multiple of "
+        "settings.bucket_seconds (45), got 60"
+    ]

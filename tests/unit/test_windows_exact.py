@@ -56,7 +56,7 @@ def brute(events: list[tuple[float, int, int]], lo: float, hi: float, res: int) 
     return Counts(bad, total)
 
 
-def slo_for(calendar: str | None, tz: str) -> SLO:
+def slo_for(calendar: str | None, tz: str, slicing: tuple[int, str] | None = None) -> SLO:
     return SLO(
         id="svc:success_rate",
         service="svc",
@@ -66,6 +66,24 @@ def slo_for(calendar: str | None, tz: str) -> SLO:
         alerts=workbook_rules(),
         calendar=calendar,  # type: ignore[arg-type]
         timezone=tz,
+        timeslice_s=slicing[0] if slicing else None,
+        timeslice_target=Fraction(slicing[1]) if slicing else None,
+    )
+
+
+def bad_slices_brute(
+    events: list[tuple[float, int, int]], length: int, target: Fraction, lo: float, hi: float
+) -> int:
+    """Bad slices (good ratio below target) whose 15-minute cell starts in (lo, hi]."""
+    per: dict[int, list[int]] = {}
+    for ts, bad, total in events:
+        cell = per.setdefault(floor_to(ts, length), [0, 0])
+        cell[0] += bad
+        cell[1] += total
+    return sum(
+        1
+        for start, (bad, total) in per.items()
+        if total and Fraction(total - bad, total) < target and lo < floor_to(start, ROLLUP_S) <= hi
     )
 
 
@@ -91,16 +109,20 @@ def slo_for(calendar: str | None, tz: str) -> SLO:
         max_size=40,
     ),
     start_back_days=st.integers(0, 35),
+    slicing=st.sampled_from([None, (60, "0.9"), (300, "0.5")]),
 )
 def test_every_window_and_the_budget_window_equal_brute_force(
     anchor: tuple[datetime, str],
     calendar: str | None,
     steps: list[tuple[int, list[tuple[float, int, int]], list[tuple[float, int]]]],
     start_back_days: int,
+    slicing: tuple[int, str] | None,
 ) -> None:
     at, tz = anchor
-    slo = slo_for(calendar, tz)
-    store = BucketStore({}, BUCKET_S)
+    slo = slo_for(calendar, tz, slicing)
+    store = BucketStore(
+        {}, BUCKET_S, {slo.id: (slicing[0], Fraction(slicing[1]))} if slicing else {}
+    )
     ev = Evaluator(store, {}, LATENESS_S)
     applied: list[tuple[float, int, int]] = []
     t = at.timestamp() - start_back_days * 86400
@@ -117,11 +139,16 @@ def test_every_window_and_the_budget_window_equal_brute_force(
         for w in slo.windows_s:
             assert window_counts(w) == brute(applied, t - w, t, BUCKET_S), (w, t)
         if calendar is None:
-            assert budget_c == brute(applied, t - 30 * 86400, t, ROLLUP_S)
+            lo = t - 30 * 86400
             assert length == 30 * 86400
         else:
             start = (month_start_brute if calendar == "month" else week_start_brute)(t, tz)
-            assert budget_c == brute(applied, start - 1, t, ROLLUP_S), (start, t)
+            lo = start - 1
+        if slicing is None:
+            assert budget_c == brute(applied, lo, t, ROLLUP_S), (lo, t)
+        else:
+            bad = bad_slices_brute(applied, slicing[0], Fraction(slicing[1]), lo, t)
+            assert budget_c == Counts(bad, length // slicing[0]), (lo, t)
         ev._maintain(slo, t)  # compaction and expiry as the worker runs them
 
 
