@@ -444,4 +444,4 @@ def backtest_table(names: list[str], logs: list[IncidentLog]) -> str:
     for severity in ("page", "ticket"):
         counts = [sum(n for (_, sev), n in log.counts.items() if sev == severity) for log in logs]
         lines.append(f"{severity + 's':<44}" + "".join(f"{c:<{col}}" for c in counts))
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)

@@ -171,10 +171,17 @@ def test_a_policy_equal_to_the_defaults_reproduces_the_plain_replay(tmp_path: Pa
     )
 
 
-def test_backtest_puts_policies_side_by_side_per_incident() -> None:
+@pytest.fixture(scope="module")
+def two_policies() -> subprocess.CompletedProcess[str]:
     proc = backtest("configs/policies/workbook.yaml", "configs/policies/seed-single-window.yaml")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    return proc
+
+
+def test_backtest_puts_policies_side_by_side_per_incident(
+    two_policies: subprocess.CompletedProcess[str],
+) -> None:
+    lines = two_policies.stdout.splitlines()
     assert lines[0].split()[-2:] == ["workbook", "seed-single-window"]
     episodes = [line for line in lines[2:] if line.startswith(("checkout-api:", "search-api:"))]
     assert [(e.split()[0], e.split()[1]) for e in episodes] == [
@@ -199,3 +206,36 @@ def test_backtest_with_a_bad_policy_names_file_and_field(tmp_path: Path) -> None
     assert proc.stderr.strip().splitlines() == [
         f"config error: {bad}: alerts.fast.window_minutes: required field is missing"
     ]
+
+
+def readme_block(command_prefix: str) -> str:
+    """The output the README shows under the `$ <command>` line starting with the prefix."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"$ {command_prefix}")
+    body = text[text.index("\n", start) + 1 :]
+    return body[: body.index("```")].rstrip("\n")
+
+
+def test_readme_shows_the_real_replay_output(replayed: tuple[Path, str]) -> None:
+    _, summary = replayed
+    assert readme_block("sloburn replay examples/outages.jsonl") == summary
+
+
+def test_readme_shows_the_real_backtest_output(
+    two_policies: subprocess.CompletedProcess[str],
+) -> None:
+    assert readme_block("sloburn backtest examples/outages.jsonl") == two_policies.stdout.rstrip(
+        "\n"
+    )
+
+
+def test_bench_command_answers() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0
+    assert "replay" in proc.stdout
