@@ -212,15 +212,14 @@ class IncidentLog:
     def table(self) -> str:
         """The human summary: one line per incident, then alert counts per SLO."""
         head = (
-            f"{'SLO':<26} {'burn onset (UTC)':<16} {'first alert':<19} {'detect':>7} "
-            f"{'budget@detect':>13} {'alerts':<12} {'burned':>7} {'reset':>7}"
+            f"{'SLO':<26} {'burn onset (UTC)':<16} {'first alert':<20} {'detect':>6} "
+            f"{'budget@detect':>13} {'resolve':>7} {'burned':>6} {'reset':>6}  alerts"
         )
         lines = [head]
         for i in self.incidents:
-            fired = ", ".join(
-                f"{n} {sev}{'s' if n > 1 else ''}" for sev, n in sorted(i.fired.items())
-            )
+            fired = ", ".join(_n(n, sev) for sev, n in sorted(i.fired.items()))
             burned = _dur(i.problem_end - i.onset) if i.problem_end is not None else "-"
+            resolve = _dur(i.resolved - i.detected) if i.resolved is not None else "open"
             reset = (
                 _dur(i.resolved - i.problem_end)
                 if i.resolved is not None and i.problem_end is not None
@@ -228,10 +227,9 @@ class IncidentLog:
             )
             first = f"{i.first_rule} ({i.first_severity})"
             lines.append(
-                f"{i.slo:<26} {_utc(i.onset):<16} {first:<19} "
-                f"{_dur(i.detected - i.onset):>7} "
-                f"{i.consumed_at_detection - i.consumed_before:>12.1%} {fired:<12} "
-                f"{burned:>7} {reset:>7}"
+                f"{i.slo:<26} {_utc(i.onset):<16} {first:<20} {_dur(i.detected - i.onset):>6} "
+                f"{i.consumed_at_detection - i.consumed_before:>13.1%} {resolve:>7} "
+                f"{burned:>6} {reset:>6}  {fired}"
             )
         if not self.incidents:
             lines.append("(no alert fired)")
