@@ -166,6 +166,11 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
+    p.add_argument("--config", action="append")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     broker_default = os.environ.get("SLOBURN_BROKER", "127.0.0.1:9092")
@@ -207,8 +212,7 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(fn=cmd_up)
 
     r = sub.add_parser("replay", help="replay a JSONL file of outcomes: alert timeline, budgets")
-    r.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
-    r.add_argument("--config", action="append")
+    _history_args(r)
     r.add_argument("--out", required=True, help="directory for alerts/burn_rates/budgets.jsonl")
     r.add_argument("--every", type=int, default=60, help="seconds of event time between rows")
     r.add_argument(
@@ -219,8 +223,7 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_replay)
 
     bt = sub.add_parser("backtest", help="replay a file under several alert policies, compared")
-    bt.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
-    bt.add_argument("--config", action="append")
+    _history_args(bt)
     bt.add_argument(
         "--policy",
         action="append",

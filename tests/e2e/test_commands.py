@@ -14,27 +14,16 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
-from tests.conftest import free_port
+from tests.conftest import BAD_SERVICE_MAP, free_port
 
 pytestmark = pytest.mark.e2e
-
-BAD_CONFIG = """
-services:
-  checkout-api:
-    sli_type: availability
-    target: 1.2
-    window_days: 30
-    alerts:
-      fast_burn:
-        threshold: 14.4
-"""
 
 
 def test_worker_with_a_bad_config_exits_nonzero_naming_file_field_and_expectation(
     tmp_path: Path, repo_root: Path
 ) -> None:
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text(BAD_CONFIG)
+    cfg.write_text(BAD_SERVICE_MAP)
     proc = subprocess.run(
         [
             sys.executable,

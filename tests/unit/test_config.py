@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from streams.config import AlertRule, Config, ConfigError, load_config
+from tests.conftest import BAD_SERVICE_MAP
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "configs/slo_config.yaml", ROOT / "configs/error-budget-policy.yaml"]
@@ -77,17 +78,6 @@ services:
     sli_type: success_rate
     target: 0.999
     window_days: 30
-"""
-
-BAD_SERVICE_MAP = """\
-services:
-  checkout-api:
-    sli_type: availability
-    target: 1.2
-    window_days: 30
-    alerts:
-      fast_burn:
-        threshold: 14.4
 """
 
 
