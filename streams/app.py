@@ -41,6 +41,17 @@ class Runtime:
     # Replay mode: no wall-clock evaluation and no notifications; a replay driver asks for
     # evaluations at event times over HTTP (sloburn replay --via-broker).
     replay_mode: bool = False
+    # "tansu": correct table-recovery high watermarks (streams.compat); "none": plain Faust;
+    # "auto": tansu when the broker is on loopback, where the embedded broker always is.
+    broker_compat: str = "auto"
+
+    @property
+    def tansu_compat(self) -> bool:
+        """Whether the embedded-broker recovery shim applies."""
+        if self.broker_compat != "auto":
+            return self.broker_compat == "tansu"
+        host = self.broker.rsplit(":", 1)[0]
+        return host in ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass

@@ -62,6 +62,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         data_dir=args.data_dir,
         replay_mode=args.replay_mode,
+        broker_compat=args.broker_compat,
     )
     run_worker(cfg, rt, loglevel=args.loglevel)
     return 0
@@ -194,6 +195,12 @@ def parser() -> argparse.ArgumentParser:
         "--replay-mode",
         action="store_true",
         help="evaluate only when a replay driver asks (sloburn replay --via-broker)",
+    )
+    w.add_argument(
+        "--broker-compat",
+        choices=["auto", "tansu", "none"],
+        default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
+        help="table-recovery fix for the embedded broker (auto: on for a loopback broker)",
     )
     w.set_defaults(fn=cmd_worker)
 

@@ -8,6 +8,7 @@ import logging
 import faust
 
 from streams.app import Runtime, build_app
+from streams.compat import install_highwater_shim
 from streams.config import Config
 from streams.topics import ensure_topics
 
@@ -21,6 +22,9 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
         log.info("created topics %s with %d partitions", created, cfg.settings.partitions)
     # Faust looks up the current event loop; asyncio.run closed the one it made.
     asyncio.set_event_loop(asyncio.new_event_loop())
+    if rt.tansu_compat:
+        install_highwater_shim(rt.broker)
+        log.info("embedded-broker compatibility: recovery high watermarks taken from Fetch")
     w = build_app(cfg, rt)
     log.info(
         "worker: %d SLOs of %d services from %s; broker %s; web http://%s:%d",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -73,6 +74,10 @@ def receivers() -> Iterator[Received]:
 class Worker:
     web: str
     log: Path
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        stop_process(self.proc)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.web + path, timeout=5) as r:
@@ -97,6 +102,7 @@ def worker(
     procs = []
 
     def start(config_text: str = E2E_CONFIG) -> Worker:
+        """A worker on a free port, ready (healthy) when returned."""
         cfg = tmp_path / f"config{len(procs)}.yaml"
         cfg.write_text(config_text)
         log = tmp_path / f"worker{len(procs)}.log"
@@ -106,7 +112,7 @@ def worker(
         procs.append((proc, log))
         web = f"http://127.0.0.1:{port}"
         asyncio.run(wait_healthy(f"{web}/healthz", proc, timeout_s=120))
-        return Worker(web, log)
+        return Worker(web, log, proc)
 
     try:
         yield start
