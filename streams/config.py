@@ -17,7 +17,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -66,6 +66,66 @@ class ConfigError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
+# Enforcement: what budget state does to releases and flags (the policy document's section).
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Frozen(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReleaseGate(_Frozen):
+    """Release decisions by remaining budget (percent of the whole budget, 0..100).
+
+    Above ``monitor_below_pct``: allow; down to ``signoff_below_pct``: allow, monitor; down to
+    ``threshold_pct``: require sign-off; below it: ``action``. Exhausted for
+    ``freeze_after_days`` (event time): freeze. Below ``reliability_work_below_pct`` the
+    decision says to schedule reliability work.
+    """
+
+    threshold_pct: Annotated[float, Field(ge=0, le=100)] = 20
+    action: Literal["block", "signoff", "freeze"] = "block"
+    approval_override: bool = True
+    signoff_below_pct: Annotated[float, Field(ge=0, le=100)] = 50
+    monitor_below_pct: Annotated[float, Field(ge=0, le=100)] = 80
+    freeze_after_days: Annotated[float, Field(gt=0)] = 7
+    reliability_work_below_pct: Annotated[float, Field(ge=0, le=100)] = 10
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReleaseGate:
+        if not self.threshold_pct <= self.signoff_below_pct <= self.monitor_below_pct:
+            raise ValueError(
+                "expected threshold_pct <= signoff_below_pct <= monitor_below_pct, got "
+                f"{self.threshold_pct:g}, {self.signoff_below_pct:g}, {self.monitor_below_pct:g}"
+            )
+        return self
+
+
+class FeatureFlag(_Frozen):
+    """Roll back (through ``webhook_url``) when a page fires burning at ``burn_threshold``+."""
+
+    auto_rollback: bool = False
+    burn_threshold: Annotated[float, Field(gt=0)] = 14.4
+    webhook_url: str = ""
+
+
+class PolicyNotification(_Frozen):
+    channels: tuple[Annotated[str, Field(pattern=r"^(slack|pagerduty):\S+$")], ...] = ()
+    when: tuple[str, ...] = ()
+
+
+class Enforcement(_Frozen):
+    """What budget state does to releases, flags and notifications (defaults: DESIGN.md)."""
+
+    release_gate: ReleaseGate = ReleaseGate()
+    feature_flag: FeatureFlag = FeatureFlag()
+    notification: PolicyNotification = PolicyNotification()
+
+
+# ---------------------------------------------------------------------------------------------
 # Internal model: what the engine runs on, whatever file shape it came from.
 
 
@@ -105,6 +165,8 @@ class SLO:
     # is at least timeslice_target; the budget counts bad slices. None: occurrences.
     timeslice_s: int | None = None
     timeslice_target: Fraction | None = None
+    enforcement: Enforcement = field(default_factory=Enforcement)
+    policy_version: str = "default"  # the policy document's version, for audit
 
     @cached_property
     def budget_parts(self) -> tuple[int, int]:
@@ -222,10 +284,6 @@ Target = Annotated[float, AfterValidator(_check_target)]
 Minutes = Annotated[float, Field(gt=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class _RuleFields(_Strict):
     """What both formats say about one alert rule (they differ only in the burn's name)."""
 
@@ -318,6 +376,7 @@ class ServiceEntry(_SloWindow):
     alerts: dict[str, SeedAlert] | None = None
     success_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     latency_threshold_ms: Annotated[float, Field(gt=0)] | None = None
+    enforcement: Enforcement = Enforcement()
 
 
 class ServiceMapFile(_Strict):
@@ -345,34 +404,12 @@ class PolicyBurnRate(_RuleFields):
         return self.multiplier
 
 
-class ReleaseGate(_Strict):
-    threshold_pct: Annotated[float, Field(ge=0, le=100)] = 20
-    action: Literal["block", "signoff", "freeze"] = "block"
-    approval_override: bool = True
-
-
-class FeatureFlag(_Strict):
-    auto_rollback: bool = False
-    burn_threshold: Annotated[float, Field(gt=0)] = 14.4
-
-
-class PolicyNotification(_Strict):
-    channels: list[Annotated[str, Field(pattern=r"^(slack|pagerduty):\S+$")]] = []
-    when: list[str] = []
-
-
-class Enforcement(_Strict):
-    release_gate: ReleaseGate | None = None
-    feature_flag: FeatureFlag | None = None
-    notification: PolicyNotification | None = None
-
-
 class PolicyService(_Strict):
     name: Annotated[str, Field(min_length=1)]
     sli: PolicySli
     slo: PolicySlo
     burn_rates: dict[str, PolicyBurnRate] | None = None
-    enforcement: Enforcement | None = None
+    enforcement: Enforcement = Enforcement()
 
 
 class PolicyBody(_Strict):
@@ -444,6 +481,7 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             source=source,
             calendar=svc.calendar,
             timezone=svc.timezone,
+            enforcement=svc.enforcement,
             **svc.timeslices(),
         )
         for name, svc in doc.services.items()
@@ -465,6 +503,8 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 window_days=svc.slo.window_days,
                 calendar=svc.slo.calendar,
                 timezone=svc.slo.timezone,
+                enforcement=svc.enforcement,
+                policy_version=doc.policy.version or "default",
                 **svc.slo.timeslices(),
                 alerts=_rules(svc.burn_rates, bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
