@@ -5,15 +5,76 @@ Reads only what the evaluator published; never reaches into an agent.
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streams.agents.gate import audit, verdict
 from streams.app import Wiring
+from streams.auth import approver, load_tokens
+from streams.policy import Override, Verdict
 from streams.published import status_json
 from streams.replay import evaluation_rows
+
+MAX_BODY = 16 * 1024  # bytes accepted in a request body
+MAX_OVERRIDE_S = 7 * 86400
+
+
+class OverrideRequest(BaseModel):
+    """``{"reason": "...", "expires_in_seconds": 3600}`` or ``"expires_at": <unix s>``."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    expires_at_unix: float | None = Field(default=None, alias="expires_at")
+    expires_in_seconds: float | None = Field(default=None, gt=0, le=MAX_OVERRIDE_S)
+
+    def expires_at(self, now: float) -> float:
+        """The expiry as unix seconds; must lie in the next 7 days."""
+        if (self.expires_at_unix is None) == (self.expires_in_seconds is None):
+            raise ValueError("give exactly one of expires_at (unix seconds) or expires_in_seconds")
+        at = (
+            self.expires_at_unix
+            if self.expires_at_unix is not None
+            else now + (self.expires_in_seconds or 0)
+        )
+        if not now < at <= now + MAX_OVERRIDE_S:
+            raise ValueError("expiry must lie in the next 7 days")
+        return at
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def verdict_json(v: Verdict, critical: bool = False) -> dict[str, Any]:
+    """The gate's answer (ratios 0..1; times ISO 8601 UTC)."""
+    return {
+        "service": v.service,
+        "decision": v.decision,
+        "reasons": list(v.reasons),
+        "budget_remaining": dict(v.budget_remaining),
+        "firing": list(v.firing),
+        "exhausted_since": _iso(v.exhausted_since),
+        "policy_version": v.policy_version,
+        "evaluated_at": _iso(time.time()),
+        "underlying_decision": v.underlying,
+        "critical": critical,
+        "override": None
+        if v.override is None
+        else {
+            "approver": v.override.approver,
+            "reason": v.override.reason,
+            "expires_at": _iso(v.override.expires_at),
+        },
+        "rollbacks": dict(v.rollbacks),
+    }
 
 
 def register(w: Wiring) -> None:
@@ -78,6 +139,64 @@ def register(w: Wiring) -> None:
                 return self.bytes(orjson.dumps({"rows": rows}), content_type="application/json")
 
         app.page("/v1/replay/evaluate")(ReplayEvaluate)
+
+    tokens = load_tokens(os.environ)
+
+    def unknown_service(web: Any, service: str) -> Any:
+        return web.json(
+            {"error": f"unknown service {service!r}", "known": list(w.cfg.services)}, status=404
+        )
+
+    @app.page("/v1/gate/{service}")
+    async def gate_view(web: Any, request: Any, service: str) -> Any:
+        if service not in w.cfg.services:
+            return unknown_service(web, service)
+        critical = request.query.get("critical", "").lower() in ("1", "true", "yes")
+        return web.json(verdict_json(verdict(w, service, time.time(), critical), critical))
+
+    class GateOverride(View):
+        async def post(self, request: Any, service: str) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            if service not in w.cfg.services:
+                return unknown_service(self, service)
+            if not all(
+                s.enforcement.release_gate.approval_override for s in w.cfg.slos_of(service)
+            ):
+                return self.json(
+                    {
+                        "error": f"overrides are disabled for {service} "
+                        "(release_gate.approval_override: false)"
+                    },
+                    status=403,
+                )
+            raw = await request.content.read(MAX_BODY + 1)
+            now = time.time()
+            try:
+                body = OverrideRequest.model_validate_json(raw[: MAX_BODY + 1])
+                if len(raw) > MAX_BODY:
+                    raise ValueError(f"body over {MAX_BODY} bytes")
+                expires_at = body.expires_at(now)
+            except (ValidationError, ValueError) as e:
+                msg = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
+                return self.json({"error": f"invalid override: {msg}"}, status=400)
+            ov = Override(approver=who, reason=body.reason, created_at=now, expires_at=expires_at)
+            w.gate_state[f"{service}|override"] = asdict(ov)
+            await audit(
+                w,
+                {
+                    "kind": "override",
+                    "service": service,
+                    "who": who,
+                    "why": body.reason,
+                    "until": expires_at,
+                    "at": now,
+                },
+            )
+            return self.json(verdict_json(verdict(w, service, now)), status=201)
+
+    app.page("/v1/gate/{service}/override")(GateOverride)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import faust
 
 from streams import topics
-from streams.buckets import BucketStore, slo_of_key
+from streams.buckets import BucketStore, owner_of_key
 from streams.clocks import SloClock
 from streams.config import Config
 from streams.evaluation import Evaluator
@@ -26,7 +26,7 @@ class SloTable(faust.Table):
     """
 
     def partition_for_key(self, key: Any) -> int | None:
-        return topics.partition_for_slo(slo_of_key(str(key)), self.partitions or 1)
+        return topics.partition_for_slo(owner_of_key(str(key)), self.partitions or 1)
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,10 @@ class Wiring:
     sli: Any
     alerts: Any
     notifications_dlq: Any
+    decisions: Any
     buckets: BucketStore
     alert_states: Any
+    gate_state: Any
     evaluator: Evaluator
     runtime: Runtime
     published: Published = field(default_factory=Published)
@@ -140,16 +142,22 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         sli=topic(topics.SLI),
         alerts=topic(topics.ALERTS),
         notifications_dlq=topic(topics.NOTIFICATIONS_DLQ),
+        decisions=topic(topics.DECISIONS),
         buckets=buckets,
         alert_states=alert_states,
+        gate_state=_slo_table(
+            app, "gate-state", n, "Per service: last decision, override; per SLO: rollbacks"
+        ),
         evaluator=Evaluator(buckets, alert_states, cfg.settings.allowed_lateness_seconds),
         runtime=rt,
     )
     # Imported here: each module registers onto the app it is handed.
     from streams import api
-    from streams.agents import evaluator, ingest, sink, windows
+    from streams.agents import evaluator, gate, ingest, sink, windows
 
-    modules = (ingest, windows, api) if rt.replay_mode else (ingest, windows, evaluator, sink, api)
+    modules = (
+        (ingest, windows, api) if rt.replay_mode else (ingest, windows, evaluator, sink, gate, api)
+    )
     for module in modules:
         module.register(w)
     return w

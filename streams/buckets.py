@@ -43,9 +43,9 @@ def block_key(slo_id: str, block_start: int) -> str:
     return f"{slo_id}|{block_start}"
 
 
-def slo_of_key(key: str) -> str:
-    """The SLO id a table key belongs to (keys of every per-SLO table start 'slo|')."""
-    return key.rsplit("|", 1)[0]
+def owner_of_key(key: str) -> str:
+    """What a table key's partition follows: its first field (an SLO id or a service name)."""
+    return key.split("|", 1)[0]
 
 
 def _add(cells: dict[str, list[int]], start: int, bad: int, total: int) -> None:

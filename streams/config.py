@@ -379,8 +379,12 @@ class ServiceEntry(_SloWindow):
     enforcement: Enforcement = Enforcement()
 
 
+# Service names key tables ("name|...") and topics: no "|", no whitespace or control characters.
+ServiceKey = Annotated[str, Field(pattern=r"^[^|\s\x00-\x1f]{1,200}$")]
+
+
 class ServiceMapFile(_Strict):
-    services: dict[str, ServiceEntry]
+    services: dict[ServiceKey, ServiceEntry]
     settings: Settings | None = None
     notifications: Notifications | None = None
 
@@ -405,7 +409,7 @@ class PolicyBurnRate(_RuleFields):
 
 
 class PolicyService(_Strict):
-    name: Annotated[str, Field(min_length=1)]
+    name: ServiceKey
     sli: PolicySli
     slo: PolicySlo
     burn_rates: dict[str, PolicyBurnRate] | None = None

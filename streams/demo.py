@@ -145,6 +145,8 @@ async def send_scenario(bootstrap: str, sc: Scenario, pace_s: float) -> None:
 
 
 def _describe_delivery(receiver: str, body: dict[str, Any]) -> str:
+    if receiver == "flag":
+        return f"Flag webhook {body['action']} {body['slo']} ({body['rule']})"
     if receiver == "pagerduty":
         summary = body.get("payload", {}).get("summary", "")
         return f"PagerDuty {body['event_action']:<8} dedup_key={body['dedup_key'][:12]}… {summary}"
@@ -153,7 +155,7 @@ def _describe_delivery(receiver: str, body: dict[str, Any]) -> str:
 
 async def narrate(web: str, rx: Receivers, stop: asyncio.Event) -> None:
     """Print budget/burn changes of the demo SLO and every delivery, until ``stop``."""
-    shown = {"slack": 0, "pagerduty": 0}
+    shown = dict.fromkeys(rx.received, 0)
     last = ""
     async with aiohttp.ClientSession() as s:
         while not stop.is_set():

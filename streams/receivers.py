@@ -17,14 +17,19 @@ from aiohttp import web
 
 SLACK_PATH = "/slack/webhook"
 PAGERDUTY_PATH = "/pagerduty/v2/enqueue"
+FLAG_PATH = "/flags/rollback"  # a feature-flag service's rollback webhook
 
 
 class Receivers:
     """An aiohttp server recording Slack and PagerDuty requests."""
 
     def __init__(self) -> None:
-        self.received: dict[str, list[dict[str, Any]]] = {"slack": [], "pagerduty": []}
-        self.failures: dict[str, deque[int]] = {"slack": deque(), "pagerduty": deque()}
+        self.received: dict[str, list[dict[str, Any]]] = {"slack": [], "pagerduty": [], "flag": []}
+        self.failures: dict[str, deque[int]] = {
+            "slack": deque(),
+            "pagerduty": deque(),
+            "flag": deque(),
+        }
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -57,6 +62,12 @@ class Receivers:
             status=202,
         )
 
+    async def _flag(self, request: web.Request) -> web.Response:
+        if self.failures["flag"]:
+            return web.json_response({"ok": False}, status=self.failures["flag"].popleft())
+        self.received["flag"].append({"at": time.time(), "body": await request.json()})
+        return web.json_response({"ok": True})
+
     async def _dump(self, request: web.Request) -> web.Response:
         return web.json_response(self.received)
 
@@ -65,6 +76,7 @@ class Receivers:
         app = web.Application()
         app.router.add_post(SLACK_PATH, self._slack)
         app.router.add_post(PAGERDUTY_PATH, self._pagerduty)
+        app.router.add_post(FLAG_PATH, self._flag)
         app.router.add_get("/received", self._dump)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -85,6 +97,7 @@ class Receivers:
             "SLACK_WEBHOOK_URL": base + SLACK_PATH,
             "PAGERDUTY_ROUTING_KEY": routing_key,
             "PAGERDUTY_EVENTS_URL": base + PAGERDUTY_PATH,
+            "FLAG_WEBHOOK_URL": base + FLAG_PATH,
         }
 
 

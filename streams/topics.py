@@ -14,8 +14,9 @@ OUTCOMES_DLQ = "sloburn.outcomes.dlq"
 SLI = "sloburn.sli"
 ALERTS = "sloburn.alerts"
 NOTIFICATIONS_DLQ = "sloburn.notifications.dlq"
+DECISIONS = "sloburn.decisions"  # audit: decision changes, overrides, rollback calls
 
-ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ)
+ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ, DECISIONS)
 
 
 def partition_for_slo(slo_id: str, partitions: int) -> int:

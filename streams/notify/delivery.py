@@ -15,7 +15,7 @@ from typing import Literal
 
 import aiohttp
 
-Receiver = Literal["slack", "pagerduty"]
+Receiver = Literal["slack", "pagerduty", "webhook"]  # webhook: a feature-flag service, any 2xx
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,13 @@ def decide(
             )
         if receiver == "pagerduty" and status == 202:
             return Decision("ok")
+        if receiver == "webhook" and 200 <= status < 300:
+            return Decision("ok")
         if status == 429:
-            if receiver == "slack":
-                # Slack's Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
+            if receiver != "pagerduty":
+                # Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
                 after = _parse_retry_after(retry_after)
-                return Decision("retry", max(1.0, after or 0.0), "slack rate limited")
+                return Decision("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
             return Decision("retry", min(300.0, 30.0 * 2**attempt), "pagerduty rate limited")
         if status < 500:
             return Decision(

@@ -101,13 +101,13 @@ def worker(
 ) -> Iterator[Callable[[str], Worker]]:
     procs = []
 
-    def start(config_text: str = E2E_CONFIG) -> Worker:
+    def start(config_text: str = E2E_CONFIG, **env_extra: str) -> Worker:
         """A worker on a free port, ready (healthy) when returned."""
         cfg = tmp_path / f"config{len(procs)}.yaml"
         cfg.write_text(config_text)
         log = tmp_path / f"worker{len(procs)}.log"
         port = free_port()
-        env = {**os.environ, **receivers.env()}
+        env = {**os.environ, **receivers.env(), **env_extra}
         proc = start_worker([str(cfg)], broker.bootstrap, port, env, log)
         procs.append((proc, log))
         web = f"http://127.0.0.1:{port}"

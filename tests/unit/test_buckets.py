@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore, block_key, slo_of_key
+from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore, block_key, owner_of_key
 from streams.models import SliRecord
 from streams.slo_math import Counts
 
@@ -103,5 +103,6 @@ def test_newest_event_survives_in_the_blocks() -> None:
     assert store.newest_event(SLO) == BASE + 27.5
 
 
-def test_keys_name_their_slo_even_with_separators_in_the_id() -> None:
-    assert slo_of_key(block_key("a|b:c", BASE)) == "a|b:c"
+def test_table_keys_are_partitioned_by_their_first_field() -> None:
+    assert owner_of_key(block_key("svc:success_rate", BASE)) == "svc:success_rate"
+    assert owner_of_key("svc:success_rate|page_1h_5m") == "svc:success_rate"

@@ -1,0 +1,143 @@
+"""Release gate: each service's decision every tick (audited when it changes) and the
+feature-flag rollback call when a fast burn pages (once per firing, across restarts)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import ValidationError
+
+from streams.app import Wiring
+from streams.models import AlertEvent
+from streams.notify.delivery import deliver
+from streams.policy import Override, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+
+def verdict(w: Wiring, service: str, now: float, critical: bool = False) -> Verdict:
+    """The service's decision now from the evaluator's latest statuses and the gate state."""
+    slos = w.cfg.slos_of(service)
+    statuses = [w.published.statuses[s.id] for s in slos if s.id in w.published.statuses]
+    raw = w.gate_state.get(f"{service}|override")
+    rollbacks = {}
+    for s in slos:
+        last = w.gate_state.get(f"{s.id}|rollback")
+        if last:
+            rollbacks[s.id] = last["outcome"]
+    return decide(service, statuses, now, Override(**raw) if raw else None, critical, rollbacks)
+
+
+async def audit(w: Wiring, record: dict[str, Any]) -> None:
+    """Publish one audit record (who, why, when) to sloburn.decisions, keyed by service."""
+    await w.decisions.send(key=str(record["service"]).encode(), value=orjson.dumps(record))
+
+
+def rollback_body(ev: AlertEvent) -> dict[str, object]:
+    """The documented body POSTed to the feature-flag webhook."""
+    return {
+        "action": "rollback",
+        "service": ev.service,
+        "slo": ev.slo,
+        "rule": ev.rule,
+        "severity": ev.severity,
+        "burn_rate": ev.long_burn_rate,
+        "threshold": ev.threshold,
+        "budget_remaining": ev.budget_remaining,
+        "firing_since": ev.ts,
+        "idempotency_key": hashlib.sha256(f"{ev.dedup_key}|{ev.ts}".encode()).hexdigest(),
+        "reason": ev.summary,
+    }
+
+
+def register(w: Wiring) -> None:
+    """Attach the decision timer and the rollback agent."""
+    for s in w.cfg.slos:
+        flag = s.enforcement.feature_flag
+        if flag.auto_rollback and not flag.webhook_url:
+            log.warning(
+                "%s: auto_rollback is on but feature_flag.webhook_url is empty: "
+                "rollbacks will be decided but not called",
+                s.id,
+            )
+
+    @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="gate")
+    async def audit_decisions() -> None:
+        now = time.time()
+        for service in w.cfg.services:
+            try:
+                if not any(s.id in w.published.statuses for s in w.cfg.slos_of(service)):
+                    continue  # nothing evaluated yet (or owned elsewhere)
+                v = verdict(w, service, now)
+                key = f"{service}|decision"
+                last = w.gate_state.get(key)
+                if last is not None and last["decision"] == v.decision:
+                    continue
+                await audit(
+                    w,
+                    {
+                        "kind": "decision",
+                        "service": service,
+                        "from": last["decision"] if last else None,
+                        "to": v.decision,
+                        "who": "sloburn policy",
+                        "why": list(v.reasons) or ["budget healthy"],
+                        "at": now,
+                        "policy_version": v.policy_version,
+                    },
+                )
+                w.gate_state[key] = {"decision": v.decision, "at": now}
+                log.info("gate %s: %s -> %s", service, last and last["decision"], v.decision)
+            except Exception:  # a raising timer stops the worker
+                log.exception("gate decision for %s failed", service)
+
+    @w.app.agent(w.alerts, name="rollback")
+    async def rollback(stream: Any) -> None:
+        async with aiohttp.ClientSession() as session:
+            async for raw in stream:
+                try:
+                    ev = AlertEvent.model_validate_json(raw)
+                except ValidationError:
+                    continue  # the sink agent dead-letters unreadable alert events
+                slo = w.cfg.slo(ev.slo)
+                if slo is None or ev.state != "firing" or ev.severity != "page":
+                    continue
+                flag = slo.enforcement.feature_flag
+                if not flag.auto_rollback or ev.long_burn_rate < flag.burn_threshold:
+                    continue
+                done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
+                if w.gate_state.get(done_key) is not None:
+                    continue  # this firing already rolled back (redelivery after a restart)
+                if not flag.webhook_url:
+                    outcome = "not called: feature_flag.webhook_url is empty"
+                else:
+                    result = await deliver(
+                        session, "webhook", flag.webhook_url, rollback_body(ev), give_up_after_s=120
+                    )
+                    outcome = (
+                        "called"
+                        if result.delivered
+                        else f"failed after {result.attempts} attempts: {result.reason}"
+                    )
+                now = time.time()
+                w.gate_state[done_key] = {"outcome": outcome, "at": now}
+                w.gate_state[f"{ev.slo}|rollback"] = {"outcome": outcome, "at": now}
+                await audit(
+                    w,
+                    {
+                        "kind": "rollback",
+                        "service": ev.service,
+                        "slo": ev.slo,
+                        "rule": ev.rule,
+                        "who": "sloburn policy",
+                        "why": ev.summary,
+                        "outcome": outcome,
+                        "at": now,
+                    },
+                )
+                log.warning("rollback for %s (%s): %s", ev.slo, ev.rule, outcome)

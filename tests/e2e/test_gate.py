@@ -1,0 +1,265 @@
+"""The release gate end to end: budget state -> decision over HTTP and `sloburn gate`, audited
+in sloburn.decisions; overrides; feature-flag rollback once per firing, across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Producer
+
+from streams import topics
+from streams.broker import EmbeddedBroker
+from streams.demo import send_scenario
+from streams.traffic import Scenario
+from tests.conftest import free_port
+from tests.e2e.conftest import Received, Worker, wait_for
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "tok-alice-0123456789"
+SHOP = """
+services:
+  shop-api:
+    sli_type: success_rate
+    target: 0.99
+    window_days: 30
+    enforcement:
+      release_gate:
+        freeze_after_days: 1
+settings:
+  partitions: 4
+  allowed_lateness_seconds: 2592000
+"""
+CHECKOUT = """
+services:
+  checkout-api:
+    sli_type: success_rate
+    target: 0.999
+    window_days: 30
+    enforcement:
+      feature_flag:
+        auto_rollback: true
+        webhook_url: ${FLAG_WEBHOOK_URL}
+settings:
+  partitions: 4
+"""
+
+
+def gate_cli(w: Worker, service: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "gate", service, "--url", w.web, *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def send(bootstrap: str, *events: dict) -> None:
+    p = Producer({"bootstrap.servers": bootstrap})
+    for ev in events:
+        p.produce(topics.OUTCOMES, orjson.dumps(ev), key=ev["service"].encode())
+    assert p.flush(30) == 0
+
+
+async def read_topic(bootstrap: str, topic: str, settle_s: float = 3.0) -> list[dict]:
+    c = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await c.start()
+    out: list[dict] = []
+    try:
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle_s:
+            batch = await c.getmany(timeout_ms=300)
+            got = [orjson.loads(m.value) for ms in batch.values() for m in ms]
+            if got:
+                out += got
+                quiet_since = time.monotonic()
+    finally:
+        await c.stop()
+    return out
+
+
+def post_override(w: Worker, service: str, body: dict, token: str | None) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"{w.web}/v1/gate/{service}/override",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def bad_to_reach(remaining: float) -> int:
+    """Bad-only events to add to 100,000 good ones so a 99 % SLO has ~``remaining`` left."""
+    return round(1000 * (1 - remaining) / (1 - 0.01 * (1 - remaining)))
+
+
+def test_budget_drives_the_decision_down_the_matrix_to_freeze_and_each_change_is_audited(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    w = worker(SHOP)
+    start = time.time() - 3 * 86400  # the SLO's clock starts 3 days ago (event time)
+    old = start - 20 * 86400  # bad counts land 20 days back: in the budget, out of alerts
+    send(broker.bootstrap, {"service": "shop-api", "ts": start, "good": 100_000, "total": 100_000})
+    added = 0
+    steps = [
+        (None, "allow", 0),
+        (0.7, "allow_monitor", 0),
+        (0.35, "signoff", 1),
+        (0.1, "block", 1),
+        (-0.2, "block", 1),
+    ]
+    for remaining, decision, code in steps:
+        if remaining is not None:
+            more = bad_to_reach(remaining) - added
+            added += more
+            send(broker.bootstrap, {"service": "shop-api", "ts": old, "good": 0, "total": more})
+        wait_for(
+            lambda d=decision, n=added: (
+                (g := w.get("/v1/gate/shop-api"))["decision"] == d
+                and g["budget_remaining"]
+                and w.get("/v1/slos/shop-api:success_rate")["budget"]["bad"] == n
+            ),
+            30,
+            f"decision {decision}",
+        )
+        cli = gate_cli(w, "shop-api")
+        assert cli.returncode == code, (decision, cli.stdout, cli.stderr)
+        assert cli.stdout.startswith(f"gate shop-api: {decision.upper()} ")
+    gate = w.get("/v1/gate/shop-api")
+    assert gate["exhausted_since"] is not None
+    # Exhaustion held for a day of event time: one good event now moves the clock 3 days on.
+    send(broker.bootstrap, {"service": "shop-api", "ts": time.time(), "good": 10, "total": 10})
+    wait_for(lambda: w.get("/v1/gate/shop-api")["decision"] == "freeze", 30, "freeze")
+    assert gate_cli(w, "shop-api").returncode == 1
+    assert gate_cli(w, "shop-api", "--critical").returncode == 1  # never through a freeze
+    v = w.get("/v1/gate/shop-api")
+    assert any("budget exhausted for" in r for r in v["reasons"])
+    assert v["policy_version"] == "default"
+
+    audit = asyncio.run(read_topic(broker.bootstrap, topics.DECISIONS))
+    changes = [(a["from"], a["to"]) for a in audit if a["kind"] == "decision"]
+    assert changes == [
+        (None, "allow"),
+        ("allow", "allow_monitor"),
+        ("allow_monitor", "signoff"),
+        ("signoff", "block"),
+        ("block", "freeze"),
+    ]
+    assert all(a["who"] and a["why"] and a["at"] for a in audit)
+
+
+def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    w = worker(SHOP, SLOBURN_API_TOKENS=f"alice:{TOKEN}")
+    start = time.time() - 3600
+    send(
+        broker.bootstrap,
+        {"service": "shop-api", "ts": start, "good": 100_000, "total": 100_000},
+        {"service": "shop-api", "ts": start - 20 * 86400, "good": 0, "total": 950},
+    )
+    wait_for(lambda: w.get("/v1/gate/shop-api")["decision"] == "block", 30, "block")
+    body = {"reason": "hotfix for INC-42", "expires_in_seconds": 4}
+    assert post_override(w, "shop-api", body, None)[0] == 401
+    assert post_override(w, "shop-api", body, "wrong-token")[0] == 401
+    assert w.get("/v1/gate/shop-api")["override"] is None  # nothing changed
+    assert post_override(w, "nope", body, TOKEN)[0] == 404
+    assert post_override(w, "shop-api", {"reason": "x"}, TOKEN)[0] == 400
+    status, v = post_override(w, "shop-api", body, TOKEN)
+    assert status == 201
+    assert (v["decision"], v["underlying_decision"]) == ("allow_monitor", "block")
+    assert v["override"]["approver"] == "alice"
+    assert gate_cli(w, "shop-api").returncode == 0
+    wait_for(lambda: w.get("/v1/gate/shop-api")["override"] is None, 15, "the override to lapse")
+    assert w.get("/v1/gate/shop-api")["decision"] == "block"
+    audit = asyncio.run(read_topic(broker.bootstrap, topics.DECISIONS))
+    overrides = [a for a in audit if a["kind"] == "override"]
+    assert [(a["who"], a["why"]) for a in overrides] == [("alice", "hotfix for INC-42")]
+    assert TOKEN not in json.dumps(audit)
+
+
+def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    w = worker(CHECKOUT)
+    # 6h of healthy history, then a total outage still going on at the end: the page fires
+    # (1h burn far above 14.4x) and stays firing.
+    sc = Scenario.ending_at(
+        "checkout-api",
+        time.time(),
+        history_s=6 * 3600,
+        live_s=8 * 60,
+        outage_after_s=180,
+        outage_s=10 * 60,
+        error_every=20000,
+    )
+    asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.05))
+
+    def calls() -> list[dict]:
+        return [r["body"] for r in receivers.snapshot()["flag"]]
+
+    wait_for(lambda: len(calls()) >= 1, 60, "the rollback call")
+    assert w.get("/v1/gate/checkout-api")["decision"] == "rollback"
+    w.stop()
+    w2 = worker(CHECKOUT)
+    wait_for(
+        lambda: w2.get("/v1/gate/checkout-api")["decision"] == "rollback",
+        60,
+        "the restarted worker to see the burn",
+    )
+    time.sleep(5)  # a second call would come now
+    assert len(calls()) == 1
+    body = calls()[0]
+    assert (body["action"], body["slo"], body["rule"]) == (
+        "rollback",
+        "checkout-api:success_rate",
+        "page_1h_5m",
+    )
+    assert body["burn_rate"] >= 14.4 and len(body["idempotency_key"]) == 64
+    assert w2.get("/v1/gate/checkout-api")["rollbacks"] == {"checkout-api:success_rate": "called"}
+    audit = asyncio.run(read_topic(broker.bootstrap, topics.DECISIONS))
+    assert [a["outcome"] for a in audit if a["kind"] == "rollback"] == ["called"]
+
+
+def test_gate_against_a_stopped_worker_exits_2_within_its_timeout(repo_root: Path) -> None:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "gate",
+            "shop-api",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--timeout",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+    )
+    assert proc.returncode == 2
+    assert "cannot tell: worker at" in proc.stderr and "unreachable" in proc.stderr
+    assert time.monotonic() - started < 15
