@@ -203,6 +203,19 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return GATE_EXIT.get(v["decision"], 2)
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from streams.config import Config
+    from streams.rules import MetricNames, prometheus_rules
+
+    cfg = _load(_configs(args.config))
+    assert isinstance(cfg, Config)
+    names = MetricNames(
+        args.requests_metric, args.duration_metric, args.service_label, args.code_label
+    )
+    print(prometheus_rules(cfg, names), end="")
+    return 0
+
+
 def _env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, default))
@@ -292,6 +305,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the whole decision as JSON")
     g.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the worker")
     g.set_defaults(fn=cmd_gate)
+
+    ru = sub.add_parser("rules", help="the SLOs as Prometheus recording and alerting rules")
+    ru.add_argument("config", nargs="*", help="config files (default: configs/*.yaml)")
+    ru.add_argument("--requests-metric", default="http_requests_total")
+    ru.add_argument("--duration-metric", default="http_request_duration_seconds")
+    ru.add_argument("--service-label", default="service")
+    ru.add_argument("--code-label", default="code")
+    ru.set_defaults(fn=cmd_rules)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
