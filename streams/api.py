@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 import orjson
@@ -19,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
+from streams.periods import period_bounds
 from streams.policy import Override, Verdict
 from streams.published import status_json
 from streams.replay import evaluation_rows
+from streams.slo_math import burn_down
 
 MAX_BODY = 16 * 1024  # bytes accepted in a request body
 MAX_OVERRIDE_S = 7 * 86400
@@ -92,7 +95,7 @@ def register(w: Wiring) -> None:
             "service": slo.service,
             "sli_type": slo.sli_type,
             "target": float(slo.target),
-            "window_days": slo.window_days,
+            "window": slo.window_label,
             "no_data": True,
         }
 
@@ -197,6 +200,26 @@ def register(w: Wiring) -> None:
             return self.json(verdict_json(verdict(w, service, now)), status=201)
 
     app.page("/v1/gate/{service}/override")(GateOverride)
+
+    page = (resources.files("streams") / "web" / "index.html").read_bytes()
+
+    @app.page("/")
+    async def index(web: Any, request: Any) -> Any:
+        return web.bytes(page, content_type="text/html")
+
+    @app.page("/v1/slos/{slo_id}/burndown")
+    async def burndown(web: Any, request: Any, slo_id: str) -> Any:
+        slo = w.cfg.slo(slo_id)
+        st = pub.statuses.get(slo_id)
+        if slo is None or st is None:
+            return web.json({"error": f"no evaluated SLO {slo_id!r}"}, status=404)
+        hours = w.buckets.hours(slo_id, st.t - slo.retention_s, st.t)
+        window_start = st.t - (st.slo.window_days or 0) * 86400
+        if slo.calendar is not None:
+            window_start = period_bounds(st.t, slo.calendar, slo.timezone)[0]
+        hours = [h for h in hours if h[0] + 3600 > window_start]
+        points = burn_down(hours, slo.target, st.slo_window.total)
+        return web.json({"slo": slo_id, "evaluated_at": st.t, "points": points})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

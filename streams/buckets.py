@@ -225,6 +225,16 @@ class BucketStore:
         stamps = [float(self.blocks[k]["m"]) for k in self.keys_of(slo_id)]
         return max(stamps) if stamps else None
 
+    def hours(self, slo_id: str, lo: float, hi: float) -> list[tuple[int, int, int]]:
+        """(hour start, bad, total) of every stored hour starting in (lo - 1h, hi], oldest
+        first: hour resolution, for charts (exact window sums come from ``range``)."""
+        out = []
+        for bstart in range(floor_to(lo, BLOCK_S), floor_to(hi, BLOCK_S) + 1, BLOCK_S):
+            block = self.blocks.get(block_key(slo_id, bstart))
+            if block is not None:
+                out.append((bstart, block["s"][0], block["s"][1]))
+        return out
+
     def keys_of(self, slo_id: str) -> Iterator[str]:
         """Every stored block key of an SLO (scans the mapping)."""
         prefix = f"{slo_id}|"

@@ -97,6 +97,22 @@ def _budget(c: Counts, p: int, q: int) -> Budget:
     return Budget(consumed=consumed, remaining=1.0 - consumed)
 
 
+def burn_down(
+    hours: list[tuple[int, int, int]], target: Fraction, window_total: int
+) -> list[tuple[int, float]]:
+    """Remaining budget (ratio) at the end of each hour of the SLO window, spending the whole
+    window's budget ((1 - target) * window_total events) from the window's start: a curve from
+    1 down to the window's remaining budget. ``hours`` are (start unix s, bad, total)."""
+    if not window_total:
+        return [(start + 3600, 1.0) for start, _, _ in hours]
+    p, q = (1 - target).numerator, (1 - target).denominator
+    spent, out = 0, []
+    for start, bad, _ in hours:
+        spent += bad
+        out.append((start + 3600, 1.0 - (spent * q) / (window_total * p)))
+    return out
+
+
 def time_to_exhaustion(remaining: float, burn: float, slo_window_s: int) -> float | None:
     """Seconds until the budget is gone if the burn rate holds; 0 if already gone.
 

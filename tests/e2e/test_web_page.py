@@ -1,0 +1,138 @@
+"""The worker's own page, in headless Chromium: it shows /v1/slos' numbers and draws the
+burn-down chart. Saves a screenshot under tests/artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker
+from streams.demo import send_scenario
+from streams.traffic import Scenario
+from tests.e2e.conftest import Received, Worker, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CONFIG = """
+services:
+  checkout-api:
+    sli_type: success_rate
+    target: 0.999
+    window_days: 30
+  search-api:
+    sli_type: latency
+    target: 0.99
+    window_days: 28
+    latency_threshold_ms: 300
+settings:
+  partitions: 4
+"""
+
+
+def chromium(url: str, *args: str) -> str:
+    """Run headless Chromium on the page (JS runs within a virtual-time budget)."""
+    assert CHROMIUM is not None
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=10000",
+                "--window-size=1280,1000",
+                *args,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+class Cards(HTMLParser):
+    """What the page shows per SLO: remaining-budget text and the chart's point count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slo: str | None = None
+        self.capture: str | None = None
+        self.shown: dict[str, dict[str, str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section" and a.get("data-slo"):
+            self.slo = a["data-slo"]
+            self.shown[self.slo] = {}
+        elif self.slo and a.get("data-testid") in ("remaining", "decision"):
+            self.capture = a["data-testid"]
+        elif self.slo and tag == "path" and a.get("data-points"):
+            self.shown[self.slo]["chart_points"] = a["data-points"] or ""
+
+    def handle_data(self, data: str) -> None:
+        if self.slo and self.capture:
+            self.shown[self.slo][self.capture] = data.strip()
+            self.capture = None
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/test installs it)")
+def test_the_page_shows_the_api_numbers_and_draws_the_burn_down(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    w = worker(CONFIG)
+    sc = Scenario.ending_at(
+        "checkout-api",
+        time.time(),
+        history_s=2 * 86400,
+        live_s=10 * 60,
+        outage_after_s=120,
+        outage_s=120,
+        error_every=20000,
+    )
+    asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.02))
+    seen: list[tuple[int, int]] = []
+
+    def settled() -> bool:
+        # Every event counted: the outage's 720 failures are in and the totals stopped moving.
+        b = w.get("/v1/slos/checkout-api:success_rate").get("budget", {})
+        seen.append((b.get("bad", 0), b.get("total", 0)))
+        return seen[-1][0] >= 720 and len(seen) > 8 and seen[-1] == seen[-8]
+
+    wait_for(settled, 90, "the outage to be counted")
+
+    dom = chromium(w.web + "/", "--dump-dom")
+    api = {s["id"]: s for s in w.get("/v1/slos")["slos"]}
+    cards = Cards()
+    cards.feed(dom)
+    assert set(cards.shown) == set(api)
+    for slo_id, shown in cards.shown.items():
+        if api[slo_id]["no_data"]:
+            assert shown["remaining"] == "no data"
+            continue
+        assert shown["remaining"] == f"{api[slo_id]['budget']['remaining'] * 100:.2f}%"
+        assert int(shown["chart_points"]) >= 48  # two days of hourly burn-down points
+        assert shown["decision"] == w.get("/v1/gate/checkout-api")["decision"].replace("_", " ")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "page.png"
+    shot.unlink(missing_ok=True)
+    chromium(w.web + "/", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
