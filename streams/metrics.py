@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from streams.durations import window_label
+from streams.policy import SEVERITY
 from streams.slo_math import SloStatus
 
 
@@ -79,6 +82,24 @@ class Metrics:
             ["receiver"],
             registry=r,
         )
+        self.time_to_exhaustion = Gauge(
+            "sloburn_error_budget_time_to_exhaustion_seconds",
+            "Seconds until the budget is gone at the burn rate of the window (+Inf: never).",
+            ["service", "slo", "window"],
+            registry=r,
+        )
+        self.gate_decision = Gauge(
+            "sloburn_gate_decision",
+            "1 for a service's current release decision, 0 for the others.",
+            ["service", "decision"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "sloburn_consumer_lag_messages",
+            "Messages in the worker's assigned partitions not yet read, per topic.",
+            ["topic"],
+            registry=r,
+        )
         self.evaluation_seconds = Gauge(
             "sloburn_evaluation_duration_seconds",
             "Wall time of the last evaluation tick over all SLOs.",
@@ -96,6 +117,15 @@ class Metrics:
             self.alert_firing.labels(svc, slo, rs.rule.name, rs.rule.severity).set(
                 1 if rs.state.firing else 0
             )
+        for w, seconds in st.time_to_exhaustion_s.items():
+            self.time_to_exhaustion.labels(svc, slo, window_label(w)).set(
+                math.inf if seconds is None else seconds
+            )
+
+    def observe_decision(self, service: str, decision: str) -> None:
+        """Publish a service's release decision as a one-hot gauge."""
+        for d in SEVERITY:
+            self.gate_decision.labels(service, d).set(1 if d == decision else 0)
 
     def render(self) -> bytes:
         """The text exposition format."""

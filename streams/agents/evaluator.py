@@ -72,3 +72,19 @@ def register(w: Wiring) -> None:
             except Exception:  # a raising timer stops the worker; one bad SLO must not
                 log.exception("evaluation of %s failed; other SLOs go on", slo.id)
         w.metrics.evaluation_seconds.set(time.perf_counter() - started)
+        observe_lag()
+
+    def observe_lag() -> None:
+        """Unread messages per topic in this worker's partitions (from the last fetch)."""
+        consumer = w.app.consumer
+        lag: dict[str, int] = {}
+        for tp in w.app.assignor.assigned_actives():
+            try:
+                hw = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, not zero
+                continue
+            read = getattr(consumer, "_read_offset", {}).get(tp)  # last offset Faust read
+            if hw is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, hw - (read + 1 if read else 0))
+        for topic, n in lag.items():
+            w.metrics.consumer_lag.labels(topic).set(n)

@@ -74,6 +74,7 @@ def register(w: Wiring) -> None:
                 if not any(s.id in w.published.statuses for s in w.cfg.slos_of(service)):
                     continue  # nothing evaluated yet (or owned elsewhere)
                 v = verdict(w, service, now)
+                w.metrics.observe_decision(service, v.decision)
                 key = f"{service}|decision"
                 last = w.gate_state.get(key)
                 if last is not None and last["decision"] == v.decision:

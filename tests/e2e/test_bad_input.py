@@ -7,7 +7,10 @@ with a client other than aiokafka.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 
 import orjson
@@ -20,6 +23,7 @@ from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, wait_for
 
 pytestmark = pytest.mark.e2e
+PROMTOOL = shutil.which("promtool")
 
 
 def bad_messages(now: float) -> dict[str, bytes]:
@@ -98,3 +102,27 @@ def test_each_bad_event_lands_in_the_dlq_with_a_distinct_reason_and_valid_ones_c
     )
     assert w.get(f"/v1/slos/{slo}")["budget"]["bad"] == 0
     assert w.get("/healthz")["status"] == "ok"
+
+    # The scrape follows Prometheus conventions (promtool's linter).
+    wait_for(
+        lambda: w.metric("sloburn_gate_decision", service="checkout-api") == 1,
+        30,
+        "the gate decision metric",
+    )
+    with urllib.request.urlopen(w.web + "/metrics", timeout=5) as r:
+        scrape = r.read()
+    for family in (
+        "sloburn_error_budget_remaining_ratio",
+        "sloburn_burn_rate",
+        "sloburn_error_budget_time_to_exhaustion_seconds",
+        "sloburn_gate_decision",
+        "sloburn_consumer_lag_messages",
+        "sloburn_events_rejected_total",
+    ):
+        assert f"# TYPE {family} ".encode() in scrape, family
+    if PROMTOOL is None:
+        pytest.skip("promtool not installed (scripts/test installs Debian's prometheus)")
+    proc = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=scrape, capture_output=True, timeout=60
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr).decode()
