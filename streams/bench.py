@@ -40,6 +40,7 @@ def bench_replay(workdir: Path) -> dict[str, Any]:
     """Seconds and peak RSS of an in-process replay of a 30-day, 10-s, 3-service file."""
     workdir.mkdir(parents=True, exist_ok=True)
     events = workdir / "replay-30d-10s-3svc.jsonl"
+    print(f"writing {events.name} ...", flush=True)
     lines = make_replay_file(events)
     cmd = [
         sys.executable,
@@ -55,10 +56,11 @@ def bench_replay(workdir: Path) -> dict[str, Any]:
         str(workdir / "replay-out"),
     ]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    # stderr passes through: the replay's progress (a bar on a TTY, lines otherwise).
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"replay failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"replay failed with exit code {proc.returncode}")
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     return {
         "lines": lines,
