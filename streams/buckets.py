@@ -106,35 +106,44 @@ class BucketStore:
         self._slice_changes: dict[str, list[Change]] = {}
 
     def apply(self, records: Iterable[SliRecord]) -> int:
-        """Add a batch of SLI records; returns how many records were skipped as already applied.
+        """Add a batch of SLI records; returns how many contributions were skipped because
+        their block already holds their source message (redelivery or a re-run after a crash).
 
         Each touched block is written once per batch (one changelog record per hour touched).
-        A record is skipped in a block whose stored offset for its source partition is at or
-        past the record's: that block already holds it (redelivery after a crash).
         """
         pending: dict[str, Block] = {}
         skipped = 0
         for rec in records:
-            by_block: dict[int, dict[int, tuple[int, int]]] = {}
-            for start, bad, total in rec.counts:
+            fresh: dict[str, dict[int, tuple[int, int]]] = {}
+            newest_offset: dict[str, int] = {}
+            part = str(rec.src_partition)
+            for offset, start, bad, total in rec.counts:
                 start = floor_to(start, self.bucket_s)
-                per = by_block.setdefault(floor_to(start, BLOCK_S), {})
+                key = block_key(rec.slo, floor_to(start, BLOCK_S))
+                block = pending.get(key, self.blocks.get(key))
+                if block is not None and block["a"].get(part, -1) >= offset:
+                    skipped += 1
+                    continue
+                per = fresh.setdefault(key, {})
                 old = per.get(start, (0, 0))
                 per[start] = (old[0] + bad, old[1] + total)
-            applied_any = False
+                newest_offset[key] = max(newest_offset.get(key, -1), offset)
             journal = self._changes.setdefault(rec.slo, [])
-            for bstart, per in by_block.items():
-                key = block_key(rec.slo, bstart)
-                current = pending.get(key, self.blocks.get(key))
+            for key, per in fresh.items():
+                bstart = int(key.rsplit("|", 1)[1])
                 newest = min(rec.newest_ts, bstart + BLOCK_S - 1e-6)
-                new = apply_to_block(current, per, newest, rec.src_partition, rec.src_offset)
-                if new is not None:
-                    pending[key] = new
-                    applied_any = True
-                    journal.extend((start, bad, total) for start, (bad, total) in per.items())
-                    if rec.slo in self.slicing:
-                        self._judge_slices(rec.slo, new, per)
-            skipped += not applied_any
+                new = apply_to_block(
+                    pending.get(key, self.blocks.get(key)),
+                    per,
+                    newest,
+                    rec.src_partition,
+                    newest_offset[key],
+                )
+                assert new is not None  # every contribution in `per` passed the offset check
+                pending[key] = new
+                journal.extend((start, bad, total) for start, (bad, total) in per.items())
+                if rec.slo in self.slicing:
+                    self._judge_slices(rec.slo, new, per)
         for key, block in pending.items():
             self.blocks[key] = block
         return skipped

@@ -59,9 +59,10 @@ class Metrics:
             ["slo"],
             registry=r,
         )
-        self.sli_records_skipped = Counter(
-            "sloburn_sli_records_deduplicated_total",
-            "SLI records skipped because their source offset was already applied.",
+        self.sli_contributions_skipped = Counter(
+            "sloburn_sli_contributions_deduplicated_total",
+            "Per-message SLI contributions skipped: their table block already held them "
+            "(redelivery, or an ingest batch re-run after a crash).",
             registry=r,
         )
         self.notifications_sent = Counter(

@@ -75,30 +75,27 @@ class AggregateOutcome(BaseModel):
 
 @dataclass(frozen=True)
 class SliRecord:
-    """Per-SLO, per-bucket counts of one ingest batch from one source partition.
+    """One ingest batch's counts for one SLO from one source partition.
 
-    ``src_partition``/``src_offset`` name the newest outcomes message folded in, so the window
-    agent can skip a record it has already applied. Internal (we write and read it), so it is a
-    plain dataclass, not a validated model.
+    Each contribution keeps its source message's offset: the window agent applies exactly the
+    messages a table block does not hold yet, however ingest cut its batches (a batch re-run
+    after a crash may be cut differently). Internal (we write and read it): a plain dataclass.
     """
 
     slo: str
-    counts: list[tuple[int, int, int]]  # (bucket start unix s, bad, total)
+    counts: list[tuple[int, int, int, int]]  # (source offset, bucket start unix s, bad, total)
     newest_ts: float  # unix seconds
     src_partition: int
-    src_offset: int
 
     def to_bytes(self) -> bytes:
         """Compact JSON array form."""
-        return orjson.dumps(
-            [self.slo, self.counts, self.newest_ts, self.src_partition, self.src_offset]
-        )
+        return orjson.dumps([self.slo, self.counts, self.newest_ts, self.src_partition])
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SliRecord:
         """Inverse of to_bytes."""
-        slo, counts, newest, part, off = orjson.loads(raw)
-        return cls(slo, [tuple(c) for c in counts], newest, part, off)
+        slo, counts, newest, part = orjson.loads(raw)
+        return cls(slo, [tuple(c) for c in counts], newest, part)
 
 
 AlertStateName = Literal["firing", "resolved"]

@@ -54,26 +54,28 @@ class Rejection:
 
 @dataclass
 class Aggregate:
-    """Per-(SLO, bucket) counts of many outcomes; what the window tables are updated with."""
+    """Counts of many outcomes per SLO, per source message and bucket: what the window tables
+    are updated with. Kept apart per source message (its offset) so that the tables can skip
+    exactly the messages they already hold when ingest re-runs a batch after a crash."""
 
-    counts: dict[str, dict[int, list[int]]] = field(
-        default_factory=dict
-    )  # slo -> bucket -> [bad, total]
+    # slo -> (source offset, bucket start) -> [bad, total]
+    counts: dict[str, dict[tuple[int, int], list[int]]] = field(default_factory=dict)
     newest: dict[str, float] = field(default_factory=dict)  # slo -> newest event time
     accepted: dict[str, int] = field(default_factory=dict)  # service -> accepted outcomes
     skipped: dict[str, int] = field(default_factory=dict)  # slo -> outcomes it could not judge
 
-    def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int) -> None:
-        """Fold one contribution in (bucket by event time)."""
-        cell = self.counts.setdefault(slo_id, {}).setdefault(floor_to(ts, bucket_s), [0, 0])
+    def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int, offset: int) -> None:
+        """Fold one contribution of source message ``offset`` in (bucket by event time)."""
+        key = (offset, floor_to(ts, bucket_s))
+        cell = self.counts.setdefault(slo_id, {}).setdefault(key, [0, 0])
         cell[0] += bad
         cell[1] += total
         if ts > self.newest.get(slo_id, 0.0):
             self.newest[slo_id] = ts
 
-    def triples(self, slo_id: str) -> list[tuple[int, int, int]]:
-        """(bucket start, bad, total) for one SLO, ordered by bucket."""
-        return [(b, c[0], c[1]) for b, c in sorted(self.counts[slo_id].items())]
+    def contributions(self, slo_id: str) -> list[tuple[int, int, int, int]]:
+        """(source offset, bucket start, bad, total) for one SLO, in offset order."""
+        return [(o, b, c[0], c[1]) for (o, b), c in sorted(self.counts[slo_id].items())]
 
 
 def _reason_for(err: ValidationError) -> tuple[str, str]:
@@ -111,13 +113,14 @@ def classify(
     now: float,
     into: Aggregate,
     watermarks: dict[str, float],
+    offset: int = 0,
 ) -> Rejection | None:
     """Validate one outcome object and fold it into ``into``; a Rejection if it cannot count.
 
     ``now`` (unix seconds) bounds how far in the future an event time may lie. ``watermarks``
     holds the newest accepted event time per service; an event older than that minus the
     allowed lateness is rejected as ``late`` (its buckets may already be compacted or expired),
-    a later one updates its own bucket.
+    a later one updates its own bucket. ``offset`` is the source message's (Kafka offset).
     """
     if not isinstance(obj, dict):
         return Rejection("not_an_object", "expected a JSON object per outcome", raw)
@@ -160,7 +163,7 @@ def classify(
                 raw,
             )
         for slo in chosen:
-            into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total)
+            into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total, offset)
     else:
         for slo in slos:
             good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
@@ -170,7 +173,7 @@ def classify(
                     continue
                 assert slo.latency_threshold_ms is not None
                 good = good and ev.latency_ms <= slo.latency_threshold_ms
-            into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1)
+            into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
     into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
     if mark is None or ev.ts > mark:
         watermarks[ev.service] = ev.ts
@@ -189,15 +192,21 @@ def split_message(raw: bytes) -> list[tuple[Any, bytes]] | Rejection:
 
 
 def ingest_message(
-    raw: bytes, cfg: Config, now: float, into: Aggregate, watermarks: dict[str, float]
+    raw: bytes,
+    cfg: Config,
+    now: float,
+    into: Aggregate,
+    watermarks: dict[str, float],
+    offset: int = 0,
 ) -> list[Rejection]:
-    """Decode one Kafka message (an outcome or a JSON array of them) into ``into``."""
+    """Decode one Kafka message (an outcome or a JSON array of them, at ``offset`` in its
+    partition) into ``into``."""
     items = split_message(raw)
     if isinstance(items, Rejection):
         return [items]
     out = []
     for obj, own in items:
-        rej = classify(obj, own, cfg, now, into, watermarks)
+        rej = classify(obj, own, cfg, now, into, watermarks, offset)
         if rej is not None:
             out.append(rej)
     return out

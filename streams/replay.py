@@ -99,7 +99,8 @@ class InProcess:
         self.reasons: Counter[str] = Counter()
 
     def add(self, obj: Any, raw: bytes) -> None:
-        rej = classify(obj, raw, self.cfg, self.now, self.pending, self.watermarks)
+        self.offset += 1  # each outcome is its own source "message" here
+        rej = classify(obj, raw, self.cfg, self.now, self.pending, self.watermarks, self.offset)
         if rej is not None:
             self.reasons[rej.reason] += 1
 
@@ -107,18 +108,10 @@ class InProcess:
         self.reasons[rejection.reason] += 1
 
     def _flush(self) -> None:
-        records = []
-        for slo_id in self.pending.counts:
-            self.offset += 1
-            records.append(
-                SliRecord(
-                    slo_id,
-                    self.pending.triples(slo_id),
-                    self.pending.newest[slo_id],
-                    0,
-                    self.offset,
-                )
-            )
+        records = [
+            SliRecord(slo_id, self.pending.contributions(slo_id), self.pending.newest[slo_id], 0)
+            for slo_id in self.pending.counts
+        ]
         self.store.apply(records)
         self.seen.update(self.pending.counts)
         self.pending = Aggregate()

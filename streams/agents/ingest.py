@@ -31,24 +31,23 @@ def register(w: Wiring) -> None:
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             now = time.time()
-            per_partition: dict[int, tuple[Aggregate, int]] = {}
+            per_partition: dict[int, Aggregate] = {}
             for ev in events:
                 msg = ev.message
-                agg, _ = per_partition.get(msg.partition, (Aggregate(), -1))
-                per_partition[msg.partition] = (agg, msg.offset)
-                for rej in ingest_message(ev.value or b"", cfg, now, agg, watermarks):
+                agg = per_partition.setdefault(msg.partition, Aggregate())
+                raw = ev.value or b""
+                for rej in ingest_message(raw, cfg, now, agg, watermarks, msg.offset):
                     m.events_rejected.labels(rej.reason).inc()
                     tp.rejected[rej.reason] = tp.rejected.get(rej.reason, 0) + 1
                     tp.outcomes += 1
                     await w.outcomes_dlq.send(key=msg.key, value=rej.dlq_record())
-            for src_partition, (agg, src_offset) in per_partition.items():
+            for src_partition, agg in per_partition.items():
                 for slo_id in agg.counts:
                     rec = SliRecord(
                         slo=slo_id,
-                        counts=agg.triples(slo_id),
+                        counts=agg.contributions(slo_id),
                         newest_ts=agg.newest[slo_id],
                         src_partition=src_partition,
-                        src_offset=src_offset,
                     )
                     await w.sli.send(
                         key=slo_id.encode(),

@@ -27,7 +27,7 @@ def register(w: Wiring) -> None:
             records = [SliRecord.from_bytes(ev.value) for ev in events]
             skipped = w.buckets.apply(records)
             if skipped:
-                w.metrics.sli_records_skipped.inc(skipped)
+                w.metrics.sli_contributions_skipped.inc(skipped)
             w.throughput.sli_applied += len(records)
             for rec in records:
                 clock = w.clocks.get(rec.slo)

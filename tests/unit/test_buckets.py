@@ -41,7 +41,7 @@ def test_window_sums_equal_brute_force_over_buckets(
         start = BASE + slot * 10
         old = cells.get(start, (0, 0))
         cells[start] = (old[0] + bad, old[1] + bad + good)
-        records.append(SliRecord(SLO, [(start, bad, bad + good)], start + 1, 0, i))
+        records.append(SliRecord(SLO, [(i, start, bad, bad + good)], start + 1, 0))
     for i in range(0, len(records), batch):
         store.apply(records[i : i + batch])
     t = BASE + t_off + t_frac
@@ -50,21 +50,32 @@ def test_window_sums_equal_brute_force_over_buckets(
 
 def test_redelivered_record_is_not_counted_twice() -> None:
     store = BucketStore({}, 10)
-    rec = SliRecord(SLO, [(BASE, 1, 10), (BASE + BLOCK_S, 2, 20)], BASE + BLOCK_S, 3, 41)
+    rec = SliRecord(SLO, [(41, BASE, 1, 10), (41, BASE + BLOCK_S, 2, 20)], BASE + BLOCK_S, 3)
     assert store.apply([rec]) == 0
-    assert store.apply([rec]) == 1  # skipped: offset 41 of partition 3 already applied
+    assert store.apply([rec]) == 2  # both contributions of message 41 already held
     assert store.window(SLO, BASE + 2 * BLOCK_S, 3 * BLOCK_S) == Counts(3, 30)
+
+
+def test_a_batch_re_run_with_other_boundaries_counts_every_message_once() -> None:
+    # Ingest aggregated messages 1..10 into one record, crashed before committing its offsets,
+    # and after the restart cut the re-read stream differently: 6..15 in one record.
+    store = BucketStore({}, 10)
+    first = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(1, 11)], BASE + 100, 0)
+    rerun = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(6, 16)], BASE + 150, 0)
+    store.apply([first])
+    assert store.apply([rerun]) == 5  # messages 6..10 skipped, 11..15 applied
+    assert store.window(SLO, BASE + 3600, 3600) == Counts(15, 30)
 
 
 def test_dedup_is_per_source_partition_and_per_block() -> None:
     store = BucketStore({}, 10)
-    store.apply([SliRecord(SLO, [(BASE, 1, 1)], BASE, 0, 5)])
+    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, 0)])
     # Same offset, other partition: a different source message, applied.
-    store.apply([SliRecord(SLO, [(BASE, 1, 1)], BASE, 1, 5)])
-    # A record spanning an applied block and a fresh one: only the fresh block takes it
+    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, 1)])
+    # A message spanning an applied block and a fresh one: only the fresh block takes it
     # (a crash between the two block writes left exactly this state).
     store.blocks[block_key(SLO, BASE)]["a"]["2"] = 9
-    store.apply([SliRecord(SLO, [(BASE, 1, 1), (BASE + BLOCK_S, 1, 1)], BASE + BLOCK_S, 2, 9)])
+    store.apply([SliRecord(SLO, [(9, BASE, 1, 1), (9, BASE + BLOCK_S, 1, 1)], BASE + BLOCK_S, 2)])
     assert store.window(SLO, BASE + BLOCK_S, 2 * BLOCK_S) == Counts(3, 3)
 
 
@@ -77,14 +88,14 @@ def test_a_batch_writes_each_block_once() -> None:
             super().__setitem__(k, v)
 
     store = BucketStore(Recording(), 10)
-    store.apply([SliRecord(SLO, [(BASE + i * 10, 0, 1)], BASE, 0, i) for i in range(100)])
+    store.apply([SliRecord(SLO, [(i, BASE + i * 10, 0, 1)], BASE, 0) for i in range(100)])
     assert sorted(writes) == [block_key(SLO, BASE)]
 
 
 def test_maintain_expires_old_blocks_and_compacts_base_cells_keeping_rollups() -> None:
     store = BucketStore({}, 10)
     for h in range(5):
-        store.apply([SliRecord(SLO, [(BASE + h * BLOCK_S + 910, 1, 2)], BASE, 0, h)])
+        store.apply([SliRecord(SLO, [(h, BASE + h * BLOCK_S + 910, 1, 2)], BASE, 0)])
     store.maintain(SLO, compact_before=BASE + 4 * BLOCK_S, expire_before=BASE + 2 * BLOCK_S + 5)
     assert sorted(store.keys_of(SLO)) == [block_key(SLO, BASE + h * BLOCK_S) for h in (2, 3, 4)]
     assert "c" not in store.blocks[block_key(SLO, BASE + 3 * BLOCK_S)]
@@ -99,7 +110,7 @@ def test_maintain_expires_old_blocks_and_compacts_base_cells_keeping_rollups() -
 def test_newest_event_survives_in_the_blocks() -> None:
     store = BucketStore({}, 10)
     assert store.newest_event(SLO) is None
-    store.apply([SliRecord(SLO, [(BASE, 0, 1), (BASE + 20, 0, 1)], BASE + 27.5, 0, 1)])
+    store.apply([SliRecord(SLO, [(1, BASE, 0, 1), (1, BASE + 20, 0, 1)], BASE + 27.5, 0)])
     assert store.newest_event(SLO) == BASE + 27.5
 
 

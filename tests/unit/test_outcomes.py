@@ -77,6 +77,17 @@ def ingest(
     return ingest_message(raw, cfg, NOW, agg, {} if watermarks is None else watermarks), agg
 
 
+def buckets(agg: Aggregate) -> dict[str, dict[int, list[int]]]:
+    """Per SLO, per bucket [bad, total], summed over source messages."""
+    out: dict[str, dict[int, list[int]]] = {}
+    for slo_id, cells in agg.counts.items():
+        for (_, bucket), (bad, total) in cells.items():
+            cell = out.setdefault(slo_id, {}).setdefault(bucket, [0, 0])
+            cell[0] += bad
+            cell[1] += total
+    return out
+
+
 def bad_total(agg: Aggregate, slo_id: str) -> tuple[int, int]:
     """(bad, total) summed over every bucket of one SLO."""
     cells = agg.counts.get(slo_id, {}).values()
@@ -172,7 +183,7 @@ def test_wrong_json_types_are_invalid_type_not_coerced(
 ) -> None:
     rejections, agg = ingest(msg(outcome(**fields)), cfg)
     assert [(r.reason, r.error) for r in rejections] == [("invalid_type", error)]
-    assert agg.counts == {}
+    assert buckets(agg) == {}
 
 
 def test_negative_total_is_negative_count(cfg: Config) -> None:
@@ -186,13 +197,13 @@ def test_negative_total_is_negative_count(cfg: Config) -> None:
 def test_timestamp_exactly_max_future_ahead_is_accepted(cfg: Config) -> None:
     rejections, agg = ingest(msg(outcome(ts=NOW + 300)), cfg)
     assert rejections == []
-    assert agg.counts == {"checkout-api:success_rate": {1_795_514_700: [0, 1]}}
+    assert buckets(agg) == {"checkout-api:success_rate": {1_795_514_700: [0, 1]}}
 
 
 def test_iso_8601_timestamp_is_accepted_as_unix_seconds(cfg: Config) -> None:
     rejections, agg = ingest(msg(outcome(ts="2026-11-24T10:00:00Z")), cfg)
     assert rejections == []
-    assert agg.counts == {"checkout-api:success_rate": {1_795_514_400: [0, 1]}}
+    assert buckets(agg) == {"checkout-api:success_rate": {1_795_514_400: [0, 1]}}
     assert agg.newest == {"checkout-api:success_rate": NOW}
 
 
@@ -254,7 +265,7 @@ def test_success_rate_counts_an_outcome_bad_unless_it_succeeded(
 ) -> None:
     rejections, agg = ingest(msg(outcome(service, **fields)), cfg)
     assert rejections == []
-    assert agg.counts == {f"{service}:success_rate": {T_BUCKET: [bad, 1]}}
+    assert buckets(agg) == {f"{service}:success_rate": {T_BUCKET: [bad, 1]}}
 
 
 @pytest.mark.parametrize(
@@ -273,7 +284,7 @@ def test_latency_is_good_iff_success_and_at_most_the_threshold(
 ) -> None:
     rejections, agg = ingest(msg(outcome("search-api", **fields)), cfg)
     assert rejections == []
-    assert agg.counts == {"search-api:latency": {T_BUCKET: [bad, 1]}}
+    assert buckets(agg) == {"search-api:latency": {T_BUCKET: [bad, 1]}}
 
 
 def test_one_outcome_is_judged_by_each_slo_of_its_service(cfg: Config) -> None:
@@ -281,7 +292,7 @@ def test_one_outcome_is_judged_by_each_slo_of_its_service(cfg: Config) -> None:
     # success_values ["200", "201"].
     rejections, agg = ingest(msg(outcome("payment-gateway", status_code=204, latency_ms=10)), cfg)
     assert rejections == []
-    assert agg.counts == {
+    assert buckets(agg) == {
         "payment-gateway:success_rate": {T_BUCKET: [0, 1]},
         "payment-gateway:latency": {T_BUCKET: [1, 1]},
     }
@@ -293,7 +304,7 @@ def test_outcome_without_latency_is_skipped_by_latency_slo_but_counts_for_succes
 ) -> None:
     rejections, agg = ingest(msg(outcome("payment-gateway", status_code=503)), cfg)
     assert rejections == []
-    assert agg.counts == {"payment-gateway:success_rate": {T_BUCKET: [1, 1]}}
+    assert buckets(agg) == {"payment-gateway:success_rate": {T_BUCKET: [1, 1]}}
     assert agg.skipped == {"payment-gateway:latency": 1}
     assert agg.accepted == {"payment-gateway": 1}
 
@@ -301,7 +312,7 @@ def test_outcome_without_latency_is_skipped_by_latency_slo_but_counts_for_succes
 def test_latency_only_service_skips_outcome_without_latency(cfg: Config) -> None:
     rejections, agg = ingest(msg(outcome("search-api")), cfg)
     assert rejections == []
-    assert agg.counts == {}
+    assert buckets(agg) == {}
     assert agg.skipped == {"search-api:latency": 1}
 
 
@@ -319,7 +330,7 @@ def test_batch_counts_valid_elements_even_when_others_are_rejected(cfg: Config) 
     ]
     rejections, agg = ingest(msg(batch), cfg)
     assert [r.reason for r in rejections] == ["unknown_service", "not_an_object"]
-    assert agg.counts == {
+    assert buckets(agg) == {
         "checkout-api:success_rate": {T_BUCKET: [1, 2]},
         "search-api:latency": {T_BUCKET: [1, 1]},
     }
@@ -334,7 +345,11 @@ def test_outcomes_go_to_the_10s_bucket_of_their_event_time(cfg: Config) -> None:
     batch = [outcome(ts=ts) for ts in (1000.0, 1004.5, 1009.9, 1010.0, 999.9)]
     rejections, agg = ingest(msg(batch), cfg)
     assert rejections == []
-    assert agg.triples("checkout-api:success_rate") == [(990, 0, 1), (1000, 0, 3), (1010, 0, 1)]
+    assert agg.contributions("checkout-api:success_rate") == [
+        (0, 990, 0, 1),
+        (0, 1000, 0, 3),
+        (0, 1010, 0, 1),
+    ]
     assert agg.newest == {"checkout-api:success_rate": 1010.0}
 
 
@@ -353,7 +368,7 @@ def test_pre_counted_outcome_on_a_single_slo_service_needs_no_slo(cfg: Config) -
     raw = msg({"service": "checkout-api", "ts": T, "good": 97, "total": 100})
     rejections, agg = ingest(raw, cfg)
     assert rejections == []
-    assert agg.counts == {"checkout-api:success_rate": {T_BUCKET: [3, 100]}}
+    assert buckets(agg) == {"checkout-api:success_rate": {T_BUCKET: [3, 100]}}
     assert agg.accepted == {"checkout-api": 1}
 
 
@@ -369,7 +384,7 @@ def test_pre_counted_outcome_names_one_of_several_slos(cfg: Config) -> None:
     )
     rejections, agg = ingest(raw, cfg)
     assert rejections == []
-    assert agg.counts == {"payment-gateway:latency": {T_BUCKET: [10, 50]}}
+    assert buckets(agg) == {"payment-gateway:latency": {T_BUCKET: [10, 50]}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +423,7 @@ def test_an_event_within_the_allowed_lateness_updates_its_own_bucket(cfg: Config
     marks = {"checkout-api": T + 300}
     rejections, agg = ingest(msg(outcome(ts=T, status_code=503)), cfg, marks)
     assert rejections == []
-    assert agg.counts["checkout-api:success_rate"] == {T - T % 10: [1, 1]}
+    assert buckets(agg)["checkout-api:success_rate"] == {T - T % 10: [1, 1]}
     assert marks == {"checkout-api": T + 300}  # an older event never moves the watermark back
 
 
@@ -416,3 +431,11 @@ def test_the_watermark_follows_the_newest_accepted_event(cfg: Config) -> None:
     marks: dict[str, float] = {}
     ingest(msg([outcome(ts=T + 5), outcome(ts=T)]), cfg, marks)
     assert marks == {"checkout-api": T + 5}
+
+
+def test_contributions_stay_apart_per_source_message(cfg: Config) -> None:
+    # Two messages into one bucket: the window tables must be able to skip either one alone.
+    agg = Aggregate()
+    ingest_message(msg(outcome(ts=1000.0)), cfg, NOW, agg, {}, offset=7)
+    ingest_message(msg(outcome(ts=1001.0, status_code=503)), cfg, NOW, agg, {}, offset=8)
+    assert agg.contributions("checkout-api:success_rate") == [(7, 1000, 0, 1), (8, 1000, 1, 1)]

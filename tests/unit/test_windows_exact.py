@@ -134,7 +134,7 @@ def test_every_window_and_the_budget_window_equal_brute_force(
         batch += [(t - back, bad, bad + 1) for back, bad in late]
         for ts, bad, total in batch:
             offset += 1
-            store.apply([SliRecord(slo.id, [(floor_to(ts, BUCKET_S), bad, total)], ts, 0, offset)])
+            store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), bad, total)], ts, 0)])
             applied.append((ts, bad, total))
         window_counts, budget_c, length = ev.counts(slo, t)
         for w in slo.windows_s:
