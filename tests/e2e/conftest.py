@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -78,6 +79,11 @@ class Worker:
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+    def kill9(self) -> None:
+        """SIGKILL the worker's whole process group: no shutdown, no flush, no commit."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.web + path, timeout=5) as r:
