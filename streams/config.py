@@ -218,6 +218,7 @@ class Settings(BaseModel):
     allowed_lateness_seconds: Annotated[int, Field(ge=0)] = 300
     max_future_seconds: Annotated[int, Field(ge=0)] = 300
     partitions: Annotated[int, Field(gt=0, le=256)] = 8
+    max_message_bytes: Annotated[int, Field(gt=0, le=16 * 2**20)] = 2**20
 
     @field_validator("bucket_seconds")
     @classmethod

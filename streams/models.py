@@ -39,7 +39,9 @@ def _event_time(v: object) -> float:
 
 EventTime = Annotated[float, BeforeValidator(_event_time)]
 ServiceName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
-Count = Annotated[int, Field(strict=True, ge=0)]
+# At most a trillion requests per pre-counted event: sums must stay within 64-bit integers,
+# which orjson (table values, SLI records) cannot exceed.
+Count = Annotated[int, Field(strict=True, ge=0, le=10**12)]
 
 
 class RawOutcome(BaseModel):

@@ -30,7 +30,10 @@ REASONS = (
     "ambiguous_slo",
     "future_timestamp",
     "late",
+    "too_large",
 )
+
+DLQ_RAW_MAX = 64 * 1024  # bytes of the original message kept in a DLQ record
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,11 @@ class Rejection:
 
     def dlq_record(self) -> bytes:
         """The DLQ message body: the reason and the original bytes as text."""
-        return orjson.dumps(
-            {
-                "reason": self.reason,
-                "error": self.error,
-                "raw": self.raw.decode("utf-8", "backslashreplace"),
-            }
-        )
+        raw = self.raw[:DLQ_RAW_MAX].decode("utf-8", "backslashreplace")
+        record: dict[str, object] = {"reason": self.reason, "error": self.error, "raw": raw}
+        if len(self.raw) > DLQ_RAW_MAX:
+            record["raw_truncated_from_bytes"] = len(self.raw)
+        return orjson.dumps(record)
 
 
 @dataclass
@@ -180,8 +181,12 @@ def classify(
     return None
 
 
-def split_message(raw: bytes) -> list[tuple[Any, bytes]] | Rejection:
+def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes]] | Rejection:
     """The outcomes of one message with each one's own bytes (for the DLQ), or why not."""
+    if len(raw) > max_bytes:
+        return Rejection(
+            "too_large", f"(message): {len(raw)} bytes, expected at most {max_bytes}", raw
+        )
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -201,7 +206,7 @@ def ingest_message(
 ) -> list[Rejection]:
     """Decode one Kafka message (an outcome or a JSON array of them, at ``offset`` in its
     partition) into ``into``."""
-    items = split_message(raw)
+    items = split_message(raw, cfg.settings.max_message_bytes)
     if isinstance(items, Rejection):
         return [items]
     out = []

@@ -323,7 +323,7 @@ def run(
         line = line.strip()
         if not line:
             continue
-        items = split_message(line)
+        items = split_message(line, cfg.settings.max_message_bytes)
         if isinstance(items, Rejection):
             backend.reject(items)
             continue
