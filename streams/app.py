@@ -12,6 +12,7 @@ from streams.buckets import BucketStore, owner_of_key
 from streams.clocks import SloClock
 from streams.config import Config
 from streams.evaluation import Evaluator
+from streams.kafka_security import KafkaSecurity
 from streams.metrics import Metrics
 from streams.published import Published
 
@@ -44,6 +45,7 @@ class Runtime:
     # "tansu": correct table-recovery high watermarks (streams.compat); "none": plain Faust;
     # "auto": tansu when the broker is on loopback, where the embedded broker always is.
     broker_compat: str = "auto"
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS / SASL to the brokers
 
     @property
     def tansu_compat(self) -> bool:
@@ -120,6 +122,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         producer_max_batch_size=262144,
         autodiscover=False,
         web_enabled=True,
+        broker_credentials=rt.security.faust_credentials(),
     )
 
     def topic(name: str) -> Any:

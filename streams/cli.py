@@ -49,11 +49,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _security() -> object:
+    from streams.config import ConfigError
+    from streams.kafka_security import KafkaSecurity
+
+    try:
+        return KafkaSecurity.from_env(os.environ)
+    except ConfigError as e:
+        for line in e.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import Runtime
     from streams.config import Config
+    from streams.kafka_security import KafkaSecurity
     from streams.worker import run_worker
 
+    security = _security()
+    assert isinstance(security, KafkaSecurity)
     cfg = _load(_configs(args.config))
     assert isinstance(cfg, Config)
     rt = Runtime(
@@ -63,6 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         replay_mode=args.replay_mode,
         broker_compat=args.broker_compat,
+        security=security,
     )
     run_worker(cfg, rt, loglevel=args.loglevel)
     return 0
@@ -109,11 +125,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from streams.kafka_security import KafkaSecurity
     from streams.sender import send_lines
 
+    security = _security()
+    assert isinstance(security, KafkaSecurity)
     stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
     with stream:
-        sent = asyncio.run(send_lines(args.broker, stream, args.partitions))
+        sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
     print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
     return 0
 

@@ -8,6 +8,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import topics
+from streams.kafka_security import KafkaSecurity
 
 
 def key_of(line: bytes) -> bytes | None:
@@ -24,10 +25,15 @@ def key_of(line: bytes) -> bytes | None:
     return service.encode() if isinstance(service, str) else None
 
 
-async def send_lines(bootstrap: str, stream: BinaryIO, partitions: int) -> int:
+async def send_lines(
+    bootstrap: str, stream: BinaryIO, partitions: int, security: KafkaSecurity | None = None
+) -> int:
     """Send each non-empty line as one message; returns how many were sent."""
-    await topics.ensure_topics(bootstrap, partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+    security = security or KafkaSecurity()
+    await topics.ensure_topics(bootstrap, partitions, security)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=10, **security.aiokafka_kwargs()
+    )
     await producer.start()
     sent = 0
     try:

@@ -9,6 +9,8 @@ import zlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.kafka_security import KafkaSecurity
+
 OUTCOMES = "sloburn.outcomes"
 OUTCOMES_DLQ = "sloburn.outcomes.dlq"
 SLI = "sloburn.sli"
@@ -28,9 +30,15 @@ def partition_for_slo(slo_id: str, partitions: int) -> int:
     return zlib.crc32(slo_id.encode()) % partitions
 
 
-async def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, partitions: int, security: KafkaSecurity | None = None
+) -> list[str]:
     """Create the pipeline's topics if missing; returns the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sloburn-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="sloburn-admin",
+        **(security or KafkaSecurity()).aiokafka_kwargs(),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
-    created = asyncio.run(ensure_topics(rt.broker, cfg.settings.partitions))
+    created = asyncio.run(ensure_topics(rt.broker, cfg.settings.partitions, rt.security))
     if created:
         log.info("created topics %s with %d partitions", created, cfg.settings.partitions)
     # Faust looks up the current event loop; asyncio.run closed the one it made.

@@ -150,3 +150,36 @@ def test_sloburn_send_produces_each_line_keyed_by_service(
         [(b"checkout-api", lines[0]), (b"search-api", lines[1]), (None, lines[2])],
         key=lambda kv: kv[1],
     )
+
+
+def test_worker_with_bad_kafka_security_settings_exits_with_one_line_each(
+    repo_root: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "SLOBURN_KAFKA_SECURITY_PROTOCOL": "TLS",
+        "SLOBURN_KAFKA_SASL_PASSWORD": "never-printed-0123",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "worker",
+            "--config",
+            "configs/slo_config.yaml",
+            "--broker",
+            f"127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "config error: SLOBURN_KAFKA_SECURITY_PROTOCOL: expected one of PLAINTEXT, SSL, "
+        "SASL_PLAINTEXT, SASL_SSL, got 'TLS'"
+    ]
+    assert "never-printed" not in proc.stdout + proc.stderr
