@@ -122,6 +122,12 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         producer_max_batch_size=262144,
         autodiscover=False,
         web_enabled=True,
+        # Faust's own pages would serve raw table contents (overrides, buckets): off.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         broker_credentials=rt.security.faust_credentials(),
     )
 

@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 
@@ -102,6 +103,12 @@ def test_each_bad_event_lands_in_the_dlq_with_a_distinct_reason_and_valid_ones_c
     )
     assert w.get(f"/v1/slos/{slo}")["budget"]["bad"] == 0
     assert w.get("/healthz")["status"] == "ok"
+
+    # Faust's built-in pages (raw tables, routing) are not served.
+    for path in ("/table/buckets/", "/router/", "/graph/", "/stats/"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(w.web + path, timeout=5)
+        assert e.value.code == 404, path
 
     # The scrape follows Prometheus conventions (promtool's linter).
     wait_for(
