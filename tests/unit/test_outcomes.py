@@ -147,6 +147,11 @@ REJECTED = [
         "for pre-counted outcomes, got None",
     ),
     (
+        "too_large",
+        b"[" + b" " * 2**20 + b"]",
+        f"(message): {2**20 + 2} bytes, expected at most {2**20}",
+    ),
+    (
         "late",
         msg(outcome("ledger-api", ts=T - 301)),
         f"ts: {T - 301:.3f} is 301s behind the newest event of 'ledger-api'; "
