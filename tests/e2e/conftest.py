@@ -129,6 +129,27 @@ def worker(
             print(f"--- {log.name} (last 40 lines) ---", *tail, sep="\n")
 
 
+def services_config(services: list[str]) -> str:
+    """A config with one 99.9 % success-rate SLO per service, on 4 partitions."""
+    return (
+        "services:\n"
+        + "".join(
+            f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
+            for s in services
+        )
+        + "settings:\n  partitions: 4\n"
+    )
+
+
+def totals(w: Worker) -> dict[str, tuple[int, int]]:
+    """(bad, total) in the SLO window, per service, as the worker reports them."""
+    out = {}
+    for s in w.get("/v1/slos")["slos"]:
+        b = s.get("budget", {})
+        out[s["service"]] = (b.get("bad", 0), b.get("total", 0))
+    return out
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll ``predicate`` every 0.25 s for at most ``timeout_s``; fail naming ``what``."""
     deadline = time.monotonic() + timeout_s

@@ -13,27 +13,13 @@ from confluent_kafka import Producer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
-from tests.e2e.conftest import Received, Worker, wait_for
+from tests.e2e.conftest import Received, Worker, services_config, totals, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SERVICES = [f"svc-{i:02d}" for i in range(20)]
-CONFIG = (
-    "services:\n"
-    + "".join(
-        f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-        for s in SERVICES
-    )
-    + "settings:\n  partitions: 4\n"
-)
+CONFIG = services_config(SERVICES)
 EVENTS, PER_MESSAGE, CHUNKS = 200_000, 20, 10
-
-
-def totals(w: Worker) -> dict[str, tuple[int, int]]:
-    return {
-        s["service"]: (s.get("budget", {}).get("bad", 0), s.get("budget", {}).get("total", 0))
-        for s in w.get("/v1/slos")["slos"]
-    }
 
 
 def test_kill_9_three_times_loses_and_double_counts_nothing(

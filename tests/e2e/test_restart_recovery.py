@@ -13,27 +13,12 @@ from confluent_kafka import Producer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
-from tests.e2e.conftest import Received, Worker, wait_for
+from tests.e2e.conftest import Received, Worker, services_config, totals, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SERVICES = [f"svc-{i:02d}" for i in range(12)]
-CONFIG = (
-    "services:\n"
-    + "".join(
-        f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-        for s in SERVICES
-    )
-    + "settings:\n  partitions: 4\n"
-)
-
-
-def totals(w: Worker) -> dict[str, tuple[int, int]]:
-    out = {}
-    for s in w.get("/v1/slos")["slos"]:
-        b = s.get("budget", {})
-        out[s["service"]] = (b.get("bad", 0), b.get("total", 0))
-    return out
+CONFIG = services_config(SERVICES)
 
 
 def test_a_restarted_worker_recovers_every_count(
