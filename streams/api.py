@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
-from streams.periods import period_bounds
 from streams.policy import Override, Verdict
 from streams.published import status_json
 from streams.replay import evaluation_rows
@@ -214,9 +213,7 @@ def register(w: Wiring) -> None:
         if slo is None or st is None:
             return web.json({"error": f"no evaluated SLO {slo_id!r}"}, status=404)
         hours = w.buckets.hours(slo_id, st.t - slo.retention_s, st.t)
-        window_start = st.t - (st.slo.window_days or 0) * 86400
-        if slo.calendar is not None:
-            window_start = period_bounds(st.t, slo.calendar, slo.timezone)[0]
+        window_start, _ = slo.budget_window(st.t)
         hours = [h for h in hours if h[0] + 3600 > window_start]
         points = burn_down(hours, slo.target, st.slo_window.total)
         return web.json({"slo": slo_id, "evaluated_at": st.t, "points": points})

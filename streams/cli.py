@@ -23,14 +23,18 @@ def _configs(given: list[str] | None) -> list[str]:
     return [p for p in DEFAULT_CONFIGS if Path(p).exists()] or list(DEFAULT_CONFIGS)
 
 
+def _print_config_errors(lines: list[str]) -> None:
+    for line in lines:
+        print(f"config error: {line}", file=sys.stderr)
+
+
 def _load(paths: list[str]) -> object:
     from streams.config import ConfigError, load_config
 
     try:
         return load_config(paths)
     except ConfigError as e:
-        for line in e.lines:
-            print(f"config error: {line}", file=sys.stderr)
+        _print_config_errors(e.lines)
         raise SystemExit(1) from None
 
 
@@ -56,8 +60,7 @@ def _security() -> object:
     try:
         return KafkaSecurity.from_env(os.environ)
     except ConfigError as e:
-        for line in e.lines:
-            print(f"config error: {line}", file=sys.stderr)
+        _print_config_errors(e.lines)
         raise SystemExit(1) from None
 
 
@@ -167,8 +170,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         policies = [load_alert_policy(p, cfg.settings.bucket_seconds) for p in args.policy]
     except ConfigError as e:
-        for line in e.lines:
-            print(f"config error: {line}", file=sys.stderr)
+        _print_config_errors(e.lines)
         return 1
     now = time.time()
     logs = []

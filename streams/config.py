@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from streams.periods import Calendar
+from streams.periods import Calendar, period_bounds
 
 SliType = Literal["success_rate", "latency"]
 Severity = Literal["page", "ticket"]
@@ -199,6 +199,15 @@ class SLO:
             return (31 if self.calendar == "month" else 7) * 86400 + 3600
         assert self.window_days is not None
         return max(self.window_days * 86400, self.base_horizon_s)
+
+    def budget_window(self, t: float) -> tuple[float, int]:
+        """The SLO window at t: its start (unix s) and length (s). Rolling windows end at t;
+        a calendar period starts at local midnight and may differ in length (months, DST)."""
+        if self.calendar is not None:
+            start, end = period_bounds(t, self.calendar, self.timezone)
+            return start, end - start
+        assert self.window_days is not None
+        return t - self.window_days * 86400, self.window_days * 86400
 
     @property
     def window_label(self) -> str:

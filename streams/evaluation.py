@@ -16,7 +16,6 @@ from typing import Any
 from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore
 from streams.config import SLO
 from streams.models import AlertEvent, dedup_key
-from streams.periods import period_bounds
 from streams.sliding import SlidingSums
 from streams.slo_math import (
     AlertState,
@@ -73,15 +72,12 @@ class Evaluator:
         windows = {
             w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s
         }
-        lo: float
+        start, length = slo.budget_window(t)
         if slo.calendar is not None:
-            start, end = period_bounds(t, slo.calendar, slo.timezone)
             # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
-            lo, length, res = start - 1, end - start, ROLLUP_S
+            lo, res = start - 1, ROLLUP_S
         else:
-            assert slo.window_days is not None
-            length = slo.window_days * 86400
-            lo, res = t - length, base if length <= horizon else ROLLUP_S
+            lo, res = start, base if length <= horizon else ROLLUP_S
         if slo.timeslice_s is not None:
             # Budget in slices: bad slices of the window over all the window's slices (a slice
             # without traffic hurt no one: it counts as good).

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from streams.buckets import floor_to
 from streams.config import SLO, Config
-from streams.models import AggregateOutcome, RawOutcome
+from streams.models import AggregateOutcome, RawOutcome, SliRecord
 
 REASONS = (
     "invalid_json",
@@ -77,6 +77,13 @@ class Aggregate:
     def contributions(self, slo_id: str) -> list[tuple[int, int, int, int]]:
         """(source offset, bucket start, bad, total) for one SLO, in offset order."""
         return [(o, b, c[0], c[1]) for (o, b), c in sorted(self.counts[slo_id].items())]
+
+    def records(self, src_partition: int) -> list[SliRecord]:
+        """One SLI record per SLO, for outcomes read from ``src_partition``."""
+        return [
+            SliRecord(slo_id, self.contributions(slo_id), self.newest[slo_id], src_partition)
+            for slo_id in self.counts
+        ]
 
 
 def _reason_for(err: ValidationError) -> tuple[str, str]:

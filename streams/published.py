@@ -15,11 +15,6 @@ class Published:
 
     statuses: dict[str, SloStatus] = field(default_factory=dict)
 
-    def as_json(self, slo_id: str) -> dict[str, Any] | None:
-        """The API view of one SLO (ratios 0..1, windows in seconds)."""
-        st = self.statuses.get(slo_id)
-        return None if st is None else status_json(st)
-
 
 def status_json(st: SloStatus) -> dict[str, Any]:
     """One SLO's status as plain JSON-ready data."""

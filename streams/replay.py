@@ -22,7 +22,7 @@ import orjson
 from streams.buckets import BucketStore
 from streams.config import Config
 from streams.evaluation import Evaluator
-from streams.models import AlertEvent, SliRecord, _event_time
+from streams.models import AlertEvent, _event_time
 from streams.outcomes import Aggregate, Rejection, classify, split_message
 from streams.progress import Progress
 from streams.slo_math import SloStatus, error_ratio
@@ -108,11 +108,7 @@ class InProcess:
         self.reasons[rejection.reason] += 1
 
     def _flush(self) -> None:
-        records = [
-            SliRecord(slo_id, self.pending.contributions(slo_id), self.pending.newest[slo_id], 0)
-            for slo_id in self.pending.counts
-        ]
-        self.store.apply(records)
+        self.store.apply(self.pending.records(0))
         self.seen.update(self.pending.counts)
         self.pending = Aggregate()
 

@@ -133,14 +133,6 @@ def next_exhausted_since(prev: float | None, remaining: float, t: float) -> floa
     return prev if prev is not None else t
 
 
-def rule_condition(rule: AlertRule, long_c: Counts, short_c: Counts, target: Fraction) -> bool:
-    """A multi-window rule holds when both its long and its short window burn above its rate."""
-    ratio = 1 - target
-    p, q = ratio.numerator, ratio.denominator
-    a, b = rule.burn_parts
-    return _exceeds(long_c, p, q, a, b) and _exceeds(short_c, p, q, a, b)
-
-
 @dataclass(frozen=True)
 class AlertState:
     """Where one rule of one SLO stands; times are event-time unix seconds."""

@@ -11,7 +11,6 @@ from typing import Any
 
 from streams import topics
 from streams.app import Wiring
-from streams.models import SliRecord
 from streams.outcomes import Aggregate, ingest_message
 
 BATCH_MAX = 5000
@@ -42,17 +41,11 @@ def register(w: Wiring) -> None:
                     tp.outcomes += 1
                     await w.outcomes_dlq.send(key=msg.key, value=rej.dlq_record())
             for src_partition, agg in per_partition.items():
-                for slo_id in agg.counts:
-                    rec = SliRecord(
-                        slo=slo_id,
-                        counts=agg.contributions(slo_id),
-                        newest_ts=agg.newest[slo_id],
-                        src_partition=src_partition,
-                    )
+                for rec in agg.records(src_partition):
                     await w.sli.send(
-                        key=slo_id.encode(),
+                        key=rec.slo.encode(),
                         value=rec.to_bytes(),
-                        partition=topics.partition_for_slo(slo_id, n),
+                        partition=topics.partition_for_slo(rec.slo, n),
                     )
                     tp.sli_sent += 1
                 for service, count in agg.accepted.items():
