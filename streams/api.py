@@ -221,8 +221,20 @@ def register(w: Wiring) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         assigned = len(app.assignor.assigned_actives())
+        bw = w.broker_watch
         ready = assigned > 0 and not app.rebalancing and not app.in_recovery
+        status = "ok" if ready else "starting"
+        if not bw.up:
+            status = "broker_unreachable"
         return web.json(
-            {"status": "ok" if ready else "starting", "assigned_partitions": assigned},
-            status=200 if ready else 503,
+            {
+                "status": status,
+                "assigned_partitions": assigned,
+                "broker": {
+                    "up": bw.up,
+                    "outage_seconds": round(bw.outage_seconds(time.time()), 1),
+                    "outages": bw.outages,
+                },
+            },
+            status=200 if status == "ok" else 503,
         )

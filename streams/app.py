@@ -8,6 +8,7 @@ from typing import Any
 import faust
 
 from streams import topics
+from streams.broker_watch import BrokerWatch
 from streams.buckets import BucketStore, owner_of_key
 from streams.clocks import SloClock
 from streams.config import Config
@@ -84,6 +85,7 @@ class Wiring:
     gate_state: Any
     evaluator: Evaluator
     runtime: Runtime
+    broker_watch: BrokerWatch
     published: Published = field(default_factory=Published)
     clocks: dict[str, SloClock] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
@@ -159,13 +161,16 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         ),
         evaluator=Evaluator(buckets, alert_states, cfg.settings.allowed_lateness_seconds),
         runtime=rt,
+        broker_watch=BrokerWatch(rt.broker, rt.security, n),
     )
     # Imported here: each module registers onto the app it is handed.
     from streams import api
-    from streams.agents import evaluator, gate, ingest, sink, windows
+    from streams.agents import broker, evaluator, gate, ingest, sink, windows
 
     modules = (
-        (ingest, windows, api) if rt.replay_mode else (ingest, windows, evaluator, sink, gate, api)
+        (ingest, windows, broker, api)
+        if rt.replay_mode
+        else (ingest, windows, broker, evaluator, sink, gate, api)
     )
     for module in modules:
         module.register(w)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaClient
@@ -57,10 +58,12 @@ class EmbeddedBroker:
         self.bootstrap = f"127.0.0.1:{port}"
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cluster_id = ""
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
         """Start the broker and wait until it answers; raises TimeoutError otherwise."""
         binary = broker_binary()
+        self.cluster_id = f"sloburn-{uuid.uuid4().hex[:12]}"
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -73,6 +76,10 @@ class EmbeddedBroker:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                # A fresh cluster id per start names this incarnation: its memory starts empty
+                # and its offsets start at 0 again (streams.broker_watch).
+                "--cluster-id",
+                self.cluster_id,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -10,7 +10,9 @@ hour of one SLO, holding
   zone in use today is offset from UTC by a multiple of it, so calendar periods start on a cell);
 * ``s``: the hour's sum, so a long window adds up hours instead of cells;
 * ``m``: newest event time applied; ``a``: last applied source offset per source partition,
-  stored in the same record as the counts, so a redelivered update is recognised and skipped.
+  stored in the same record as the counts, so a redelivered update is recognised and skipped;
+  ``i``: the broker incarnation those offsets belong to (see streams.broker_watch): offsets of
+  a broker that lost its data say nothing about the new one's, so its marks are dropped.
 
 Every applied contribution is also journaled per SLO (``take_changes``), which lets sliding
 window sums move incrementally between evaluations and stay exact when late events land inside
@@ -63,6 +65,7 @@ def apply_to_block(
     newest_ts: float,
     src_partition: int,
     src_offset: int,
+    incarnation: str = "",
 ) -> Block | None:
     """The block with counts added, or None if this source offset was already applied.
 
@@ -70,7 +73,9 @@ def apply_to_block(
     already compacted (no base cells) still takes the counts into its roll-ups and sum.
     """
     b: Block = (
-        block if block is not None else {"c": {}, "r": {}, "s": [0, 0], "m": newest_ts, "a": {}}
+        block
+        if block is not None
+        else {"c": {}, "r": {}, "s": [0, 0], "m": newest_ts, "a": {}, "i": incarnation}
     )
     part = str(src_partition)
     if b["a"].get(part, -1) >= src_offset:
@@ -105,13 +110,24 @@ class BucketStore:
         self._changes: dict[str, list[Change]] = {}
         self._slice_changes: dict[str, list[Change]] = {}
 
-    def apply(self, records: Iterable[SliRecord]) -> int:
+    def apply(self, records: Iterable[SliRecord], incarnation: str = "") -> int:
         """Add a batch of SLI records; returns how many contributions were skipped because
         their block already holds their source message (redelivery or a re-run after a crash).
 
-        Each touched block is written once per batch (one changelog record per hour touched).
+        ``incarnation`` names the broker the records were read from. Each touched block is
+        written once per batch (one changelog record per hour touched).
         """
         pending: dict[str, Block] = {}
+
+        def current(key: str) -> Block | None:
+            block = pending.get(key)
+            if block is None:
+                block = self.blocks.get(key)
+                if block is not None and block.get("i", "") != incarnation:
+                    block["a"], block["i"] = {}, incarnation
+                    pending[key] = block
+            return block
+
         skipped = 0
         for rec in records:
             fresh: dict[str, dict[int, tuple[int, int]]] = {}
@@ -120,7 +136,7 @@ class BucketStore:
             for offset, start, bad, total in rec.counts:
                 start = floor_to(start, self.bucket_s)
                 key = block_key(rec.slo, floor_to(start, BLOCK_S))
-                block = pending.get(key, self.blocks.get(key))
+                block = current(key)
                 if block is not None and block["a"].get(part, -1) >= offset:
                     skipped += 1
                     continue
@@ -133,11 +149,7 @@ class BucketStore:
                 bstart = int(key.rsplit("|", 1)[1])
                 newest = min(rec.newest_ts, bstart + BLOCK_S - 1e-6)
                 new = apply_to_block(
-                    pending.get(key, self.blocks.get(key)),
-                    per,
-                    newest,
-                    rec.src_partition,
-                    newest_offset[key],
+                    current(key), per, newest, rec.src_partition, newest_offset[key], incarnation
                 )
                 assert new is not None  # every contribution in `per` passed the offset check
                 pending[key] = new

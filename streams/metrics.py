@@ -101,6 +101,21 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.broker_up = Gauge(
+            "sloburn_broker_up",
+            "1 while the Kafka broker answers the worker's once-a-second metadata request.",
+            registry=r,
+        )
+        self.broker_outages = Counter(
+            "sloburn_broker_outages_total",
+            "Times the broker stopped answering.",
+            registry=r,
+        )
+        self.broker_outage_seconds = Gauge(
+            "sloburn_broker_outage_seconds",
+            "How long the current broker outage has lasted (0 while it answers).",
+            registry=r,
+        )
         self.evaluation_seconds = Gauge(
             "sloburn_evaluation_duration_seconds",
             "Wall time of the last evaluation tick over all SLOs.",

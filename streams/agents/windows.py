@@ -25,7 +25,10 @@ def register(w: Wiring) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             now = time.time()
             records = [SliRecord.from_bytes(ev.value) for ev in events]
-            skipped = w.buckets.apply(records)
+            # Asked per batch, not cached: the marks must be judged against the broker these
+            # records came from, and a restart can replace it between two batches.
+            incarnation = await w.broker_watch.incarnation()
+            skipped = w.buckets.apply(records, incarnation)
             if skipped:
                 w.metrics.sli_contributions_skipped.inc(skipped)
             w.throughput.sli_applied += len(records)

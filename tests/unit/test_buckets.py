@@ -79,6 +79,18 @@ def test_dedup_is_per_source_partition_and_per_block() -> None:
     assert store.window(SLO, BASE + BLOCK_S, 2 * BLOCK_S) == Counts(3, 3)
 
 
+def test_offsets_of_a_replaced_broker_do_not_hide_the_new_brokers_messages() -> None:
+    # A memory broker restarted empty: its offsets begin at 0 again under a new cluster id.
+    store = BucketStore({}, 10)
+    old = SliRecord(SLO, [(o, BASE + 10 + o, 0, 1) for o in range(100)], BASE + 109, 0)
+    assert store.apply([old], "broker-a") == 0
+    new = SliRecord(SLO, [(o, BASE + 200 + o, 1, 1) for o in range(10)], BASE + 209, 0)
+    assert store.apply([new], "broker-a") == 10  # same incarnation: taken for a redelivery
+    assert store.apply([new], "broker-b") == 0  # new incarnation: old marks dropped
+    assert store.apply([new], "broker-b") == 10  # and its own redeliveries still skipped
+    assert store.window(SLO, BASE + BLOCK_S, BLOCK_S) == Counts(10, 110)
+
+
 def test_a_batch_writes_each_block_once() -> None:
     writes: list[str] = []
 

@@ -1,0 +1,147 @@
+"""Watching the broker: is it reachable, and is it still the same broker *incarnation*?
+
+The embedded broker keeps everything in memory, so when it restarts its topics come back empty
+and their offsets start again at 0. The windows table skips any contribution whose source offset
+it has already applied (exactness across crashes), so without knowing that the broker was
+replaced it would skip every new event until the offsets passed the old marks. The incarnation
+is the broker's cluster id: the embedded broker gets a fresh one at every start, Apache Kafka
+keeps its own for life (its restarts lose nothing, so nothing must reset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaClient
+from aiokafka.protocol.metadata import MetadataRequest
+
+from streams import topics
+from streams.kafka_security import KafkaSecurity
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_TOPIC = 3  # Kafka error code UNKNOWN_TOPIC_OR_PARTITION
+
+
+@dataclass(frozen=True)
+class BrokerView:
+    """One successful look at the broker: its cluster id and which of our topics it lacks."""
+
+    cluster_id: str
+    missing_topics: tuple[str, ...]
+
+
+async def look(client: AIOKafkaClient, names: Iterable[str]) -> BrokerView:
+    """Ask any broker for the cluster id and the named topics, without auto-creating them
+    (auto-creation would use the broker's partition count, not ours)."""
+    node = client.get_random_node()
+    if node is None:
+        raise ConnectionError("no broker known")
+    resp = await client.send(node, MetadataRequest(list(names), allow_auto_topic_creation=False))
+    cluster_id = getattr(resp, "cluster_id", None) or ""
+    missing = tuple(t[1] for t in resp.topics if t[0] == UNKNOWN_TOPIC)
+    return BrokerView(cluster_id, missing)
+
+
+class BrokerWatch:
+    """Polls the broker once a second; tells /healthz, the metrics and the windows agent."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        security: KafkaSecurity,
+        partitions: int,
+        topic_names: tuple[str, ...] = topics.ALL,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.security = security
+        self.partitions = partitions
+        self.topic_names = topic_names
+        self.up = True  # the worker started only after the broker answered
+        self.down_since: float | None = None
+        self.outages = 0
+        self.cluster_id: str | None = None
+        self._client: AIOKafkaClient | None = None
+        self._lock = asyncio.Lock()  # the timer and the windows agent both look
+
+    async def _connected(self) -> AIOKafkaClient:
+        if self._client is None:
+            client = AIOKafkaClient(
+                bootstrap_servers=self.bootstrap,
+                client_id="sloburn-watch",
+                request_timeout_ms=2000,
+                **self.security.aiokafka_kwargs(),
+            )
+            try:
+                await client.bootstrap()
+            except BaseException:
+                await client.close()
+                raise
+            self._client = client
+        return self._client
+
+    async def _drop(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def check(self) -> BrokerView | None:
+        """One look; None (and the state marked down) when the broker does not answer."""
+        async with self._lock:
+            return await self._check()
+
+    async def _check(self) -> BrokerView | None:
+        try:
+            view = await look(await self._connected(), self.topic_names)
+        except Exception as e:  # any failure to get an answer means: not reachable now
+            await self._drop()
+            if self.up:
+                self.up, self.down_since = False, time.time()
+                self.outages += 1
+                log.error("broker %s unreachable (%s); retrying every second", self.bootstrap, e)
+            return None
+        if not self.up:
+            log.warning(
+                "broker %s reachable again after %.1fs",
+                self.bootstrap,
+                time.time() - (self.down_since or time.time()),
+            )
+            self.up, self.down_since = True, None
+        if view.missing_topics:
+            created = await topics.ensure_topics(self.bootstrap, self.partitions, self.security)
+            log.warning(
+                "broker lost topics %s (memory storage restarted?); recreated %s, %d partitions",
+                list(view.missing_topics),
+                created,
+                self.partitions,
+            )
+        if self.cluster_id is not None and view.cluster_id != self.cluster_id:
+            log.warning(
+                "broker incarnation changed (cluster id %r -> %r): its offsets start again, so "
+                "the windows table's applied-offset marks of the old incarnation no longer apply",
+                self.cluster_id,
+                view.cluster_id,
+            )
+        self.cluster_id = view.cluster_id
+        return view
+
+    async def incarnation(self) -> str:
+        """The cluster id as the broker states it now; waits (retrying each second) while the
+        broker does not answer, since nothing downstream can progress without it anyway."""
+        while True:
+            view = await self.check()
+            if view is not None:
+                return view.cluster_id
+            await asyncio.sleep(1.0)
+
+    def outage_seconds(self, now: float) -> float:
+        """How long the current outage has lasted (0 while the broker answers)."""
+        return 0.0 if self.down_since is None else now - self.down_since
+
+    async def close(self) -> None:
+        """Close the watch's connection."""
+        await self._drop()
