@@ -17,6 +17,7 @@ from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streams import reloading
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
@@ -199,6 +200,22 @@ def register(w: Wiring) -> None:
             return self.json(verdict_json(verdict(w, service, now)), status=201)
 
     app.page("/v1/gate/{service}/override")(GateOverride)
+
+    class Reload(View):
+        async def post(self, request: Any) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            result = await reloading.reload(w, f"POST /v1/reload by {who}")
+            if not result.ok:
+                return self.json(
+                    {"status": "failed, running config kept", "errors": list(result.lines)},
+                    status=422,
+                )
+            return self.json({"status": "reloaded", "changes": list(result.lines)})
+
+    if not w.runtime.replay_mode:
+        app.page("/v1/reload")(Reload)
 
     page = (resources.files("streams") / "web" / "index.html").read_bytes()
 

@@ -164,13 +164,13 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         broker_watch=BrokerWatch(rt.broker, rt.security, n),
     )
     # Imported here: each module registers onto the app it is handed.
-    from streams import api
+    from streams import api, reloading
     from streams.agents import broker, evaluator, gate, ingest, sink, windows
 
     modules = (
         (ingest, windows, broker, api)
         if rt.replay_mode
-        else (ingest, windows, broker, evaluator, sink, gate, api)
+        else (ingest, windows, broker, evaluator, sink, gate, api, reloading)
     )
     for module in modules:
         module.register(w)

@@ -116,6 +116,24 @@ class Metrics:
             "How long the current broker outage has lasted (0 while it answers).",
             registry=r,
         )
+        self.config_reloads = Counter(
+            "sloburn_config_reloads_total",
+            "Config reloads (SIGHUP or POST /v1/reload), by result; a failed one keeps the old.",
+            ["result"],
+            registry=r,
+        )
+        self.config_last_reload_ok = Gauge(
+            "sloburn_config_last_reload_successful",
+            "1 if the last reload succeeded (or none was tried), 0 if it failed.",
+            registry=r,
+        )
+        self.config_last_reload_ok.set(1)
+        self.config_last_reload_time = Gauge(
+            "sloburn_config_last_reload_success_timestamp_seconds",
+            "When the running config was loaded (start or last successful reload).",
+            registry=r,
+        )
+        self.config_last_reload_time.set_to_current_time()
         self.evaluation_seconds = Gauge(
             "sloburn_evaluation_duration_seconds",
             "Wall time of the last evaluation tick over all SLOs.",
@@ -137,6 +155,17 @@ class Metrics:
             self.time_to_exhaustion.labels(svc, slo, window_label(w)).set(
                 math.inf if seconds is None else seconds
             )
+
+    def forget_slos(self) -> None:
+        """Drop every per-SLO series; the next evaluation tick publishes the current SLOs."""
+        for g in (
+            self.budget_remaining,
+            self.budget_consumed,
+            self.burn_rate,
+            self.alert_firing,
+            self.time_to_exhaustion,
+        ):
+            g.clear()
 
     def observe_decision(self, service: str, decision: str) -> None:
         """Publish a service's release decision as a one-hot gauge."""

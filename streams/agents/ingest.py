@@ -19,8 +19,8 @@ BATCH_WITHIN_S = 0.1
 
 def register(w: Wiring) -> None:
     """Attach the ingest agent to the app."""
-    cfg, m = w.cfg, w.metrics
-    n = cfg.settings.partitions
+    m = w.metrics
+    n = w.cfg.settings.partitions  # fixed for the worker's life (streams.reloading)
     # Newest accepted event time per service (all of a service's outcomes share a partition).
     # In memory: after a restart lateness is judged from the first events seen again.
     watermarks: dict[str, float] = {}
@@ -30,6 +30,7 @@ def register(w: Wiring) -> None:
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             now = time.time()
+            cfg = w.cfg  # read per batch: a reload swaps it
             per_partition: dict[int, Aggregate] = {}
             for ev in events:
                 msg = ev.message

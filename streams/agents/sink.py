@@ -25,14 +25,15 @@ log = logging.getLogger(__name__)
 
 def register(w: Wiring) -> None:
     """Attach the sink agent to the app."""
-    notes = w.cfg.notifications
     m = w.metrics
+    notes = w.cfg.notifications
     if not notes.slack_webhook_url:
         log.warning("slack receiver disabled: notifications.slack_webhook_url is empty")
     if not notes.pagerduty_routing_key:
         log.warning("pagerduty receiver disabled: notifications.pagerduty_routing_key is empty")
 
     def targets(ev: AlertEvent) -> list[tuple[Receiver, str, dict[str, object]]]:
+        notes = w.cfg.notifications  # read per event: a reload swaps it
         out: list[tuple[Receiver, str, dict[str, object]]] = []
         if ev.severity == "page" and notes.pagerduty_routing_key:
             out.append(

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,6 +89,23 @@ class Worker:
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.web + path, timeout=5) as r:
             return orjson.loads(r.read())
+
+    def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+        """POST JSON (with a bearer token if given); (status, decoded body), errors included."""
+        req = urllib.request.Request(
+            self.web + path,
+            data=orjson.dumps(body),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, orjson.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, orjson.loads(e.read())
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples matching the labels (0 if absent)."""

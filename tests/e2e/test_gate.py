@@ -8,8 +8,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,20 +90,7 @@ async def read_topic(bootstrap: str, topic: str, settle_s: float = 3.0) -> list[
 
 
 def post_override(w: Worker, service: str, body: dict, token: str | None) -> tuple[int, dict]:
-    req = urllib.request.Request(
-        f"{w.web}/v1/gate/{service}/override",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return w.post(f"/v1/gate/{service}/override", body, token)
 
 
 def bad_to_reach(remaining: float) -> int:
