@@ -75,6 +75,8 @@ class Receivers:
         """Listen on host:port (0 = any free port, see ``self.port``)."""
         app = web.Application()
         app.router.add_post(SLACK_PATH, self._slack)
+        # Real webhook URLs carry their secret in the path (/services/T.../B.../XXXX).
+        app.router.add_post(SLACK_PATH + "/{secret:.+}", self._slack)
         app.router.add_post(PAGERDUTY_PATH, self._pagerduty)
         app.router.add_post(FLAG_PATH, self._flag)
         app.router.add_get("/received", self._dump)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.broker import EmbeddedBroker
@@ -145,6 +146,28 @@ def worker(
             stop_process(proc)
             tail = log.read_text(errors="replace").splitlines()[-40:]
             print(f"--- {log.name} (last 40 lines) ---", *tail, sep="\n")
+
+
+async def read_records(
+    bootstrap: str, topic: str, settle_s: float = 3.0, max_s: float = 60.0
+) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of every record of ``topic``, read until ``settle_s`` pass without one."""
+    c = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await c.start()
+    out: list[tuple[bytes | None, bytes]] = []
+    try:
+        started = quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle_s and time.monotonic() - started < max_s:
+            batch = await c.getmany(timeout_ms=300)
+            got = [(m.key, m.value) for ms in batch.values() for m in ms]
+            if got:
+                out += got
+                quiet_since = time.monotonic()
+    finally:
+        await c.stop()
+    return out
 
 
 def services_config(services: list[str]) -> str:

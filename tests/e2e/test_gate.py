@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
 from streams import topics
@@ -21,7 +20,7 @@ from streams.broker import EmbeddedBroker
 from streams.demo import send_scenario
 from streams.traffic import Scenario
 from tests.conftest import free_port
-from tests.e2e.conftest import Received, Worker, wait_for
+from tests.e2e.conftest import Received, Worker, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -71,22 +70,7 @@ def send(bootstrap: str, *events: dict) -> None:
 
 
 async def read_topic(bootstrap: str, topic: str, settle_s: float = 3.0) -> list[dict]:
-    c = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await c.start()
-    out: list[dict] = []
-    try:
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < settle_s:
-            batch = await c.getmany(timeout_ms=300)
-            got = [orjson.loads(m.value) for ms in batch.values() for m in ms]
-            if got:
-                out += got
-                quiet_since = time.monotonic()
-    finally:
-        await c.stop()
-    return out
+    return [orjson.loads(v) for _, v in await read_records(bootstrap, topic, settle_s)]
 
 
 def post_override(w: Worker, service: str, body: dict, token: str | None) -> tuple[int, dict]:
