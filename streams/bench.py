@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streams.soak import soak
 from streams.traffic import Trouble, synthetic_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,14 @@ def bench_replay(workdir: Path) -> dict[str, Any]:
     }
 
 
-BENCHES = {"replay": bench_replay}
+def bench_soak(workdir: Path, seconds: float = 180.0, rate: int = 20_000) -> dict[str, Any]:
+    """RSS and lag of one worker under ``rate`` outcomes/s for ``seconds`` (streams.soak)."""
+    config = [str(ROOT / "configs" / n) for n in ("slo_config.yaml", "error-budget-policy.yaml")]
+    print(f"soak: {rate} outcomes/s for {seconds:.0f}s, sampling every 5s ...", flush=True)
+    return soak(config, seconds, rate)
+
+
+BENCHES = {"replay": bench_replay, "soak": bench_soak}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,18 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/bench")
     p.add_argument("names", nargs="*", help=f"any of {sorted(BENCHES)} (default: all)")
     p.add_argument("--workdir", default=str(ROOT / "bench" / "work"))
+    p.add_argument("--soak-seconds", type=float, default=180.0)
+    p.add_argument("--soak-rate", type=int, default=20_000, help="outcomes per second")
     args = p.parse_args(argv)
+    options: dict[str, dict[str, Any]] = {
+        "soak": {"seconds": args.soak_seconds, "rate": args.soak_rate}
+    }
     names = args.names or list(BENCHES)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in names:
         print(f"== {name}", flush=True)
-        figures = BENCHES[name](Path(args.workdir))
+        figures = BENCHES[name](Path(args.workdir), **options.get(name, {}))
         figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         figures["machine"] = f"{platform.machine()}, {platform.python_version()}"
         results[name] = figures
         width = max(len(k) for k in figures)
         for k, v in figures.items():
-            print(f"  {k:<{width}}  {v}")
+            if not isinstance(v, list):  # series stay in results.json
+                print(f"  {k:<{width}}  {v}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {RESULTS}")

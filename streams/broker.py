@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +21,13 @@ from aiokafka import AIOKafkaClient
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9092
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def broker_binary() -> str:

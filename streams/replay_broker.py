@@ -22,7 +22,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import topics
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.config import Config
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.outcomes import Rejection
@@ -30,14 +30,6 @@ from streams.replay import Rows, replay_file
 
 MESSAGE_MAX = 500  # outcomes per Kafka message
 SETTLE_TIMEOUT_S = 120.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ViaBroker:
@@ -124,8 +116,8 @@ def via_broker(
 ) -> str:
     """Replay ``path`` through a fresh embedded broker and worker; returns the summary."""
     with tempfile.TemporaryDirectory(prefix="sloburn-replay-") as tmp:
-        broker = EmbeddedBroker(_free_port(), log_file=Path(tmp) / "broker.log").start()
-        port = _free_port()
+        broker = EmbeddedBroker(free_port(), log_file=Path(tmp) / "broker.log").start()
+        port = free_port()
         worker = start_worker(
             list(config_paths),
             broker.bootstrap,

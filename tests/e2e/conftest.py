@@ -21,10 +21,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.receivers import ReceiversThread
-from tests.conftest import free_port
 
 E2E_CONFIG = """
 services:

@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
 from streams import topics
-from streams.broker import EmbeddedBroker
-from tests.conftest import BAD_SERVICE_MAP, free_port
+from streams.broker import EmbeddedBroker, free_port
+from tests.conftest import BAD_SERVICE_MAP
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,9 @@ import pytest
 from confluent_kafka import Producer
 
 from streams import topics
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.demo import send_scenario
 from streams.traffic import Scenario
-from tests.conftest import free_port
 from tests.e2e.conftest import Received, Worker, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
