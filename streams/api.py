@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from faust.web import View
@@ -18,9 +18,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams import reloading
+from streams.agents import silences
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
+from streams.notify.silences import Silence, SilenceRequest
 from streams.policy import Override, Verdict
 from streams.published import status_json
 from streams.replay import evaluation_rows
@@ -50,6 +52,22 @@ class OverrideRequest(BaseModel):
         if not now < at <= now + MAX_OVERRIDE_S:
             raise ValueError("expiry must lie in the next 7 days")
         return at
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: Any, model: type[M]) -> M:
+    """The request body as ``model``; ValueError with a one-line reason (size capped)."""
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ValueError(f"body over {MAX_BODY} bytes")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{where}: {err['msg']}" if where else err["msg"]) from None
 
 
 def _iso(ts: float | None) -> str | None:
@@ -174,16 +192,12 @@ def register(w: Wiring) -> None:
                     },
                     status=403,
                 )
-            raw = await request.content.read(MAX_BODY + 1)
             now = time.time()
             try:
-                body = OverrideRequest.model_validate_json(raw[: MAX_BODY + 1])
-                if len(raw) > MAX_BODY:
-                    raise ValueError(f"body over {MAX_BODY} bytes")
+                body = await read_json(request, OverrideRequest)
                 expires_at = body.expires_at(now)
-            except (ValidationError, ValueError) as e:
-                msg = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
-                return self.json({"error": f"invalid override: {msg}"}, status=400)
+            except ValueError as e:
+                return self.json({"error": f"invalid override: {e}"}, status=400)
             ov = Override(approver=who, reason=body.reason, created_at=now, expires_at=expires_at)
             w.gate_state[f"{service}|override"] = asdict(ov)
             await audit(
@@ -200,6 +214,65 @@ def register(w: Wiring) -> None:
             return self.json(verdict_json(verdict(w, service, now)), status=201)
 
     app.page("/v1/gate/{service}/override")(GateOverride)
+
+    def silence_json(s: Silence, now: float) -> dict[str, Any]:
+        status = "active" if s.active(now) else "pending" if now < s.starts_at else "expired"
+        return {
+            **s.model_dump(),
+            "starts_at": _iso(s.starts_at),
+            "ends_at": _iso(s.ends_at),
+            "created_at": _iso(s.created_at),
+            "status": status,
+        }
+
+    class Silences(View):
+        async def get(self, request: Any) -> Any:
+            now = time.time()
+            ordered = sorted(w.silences.values(), key=lambda s: s.created_at)
+            return self.json({"silences": [silence_json(s, now) for s in ordered]})
+
+        async def post(self, request: Any) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            now = time.time()
+            try:
+                s = (await read_json(request, SilenceRequest)).silence(who, now)
+            except ValueError as e:
+                return self.json({"error": f"invalid silence: {e}"}, status=400)
+            await silences.publish(w, s)
+            await audit(
+                w,
+                {
+                    "kind": "silence",
+                    "who": who,
+                    "why": s.comment,
+                    "at": now,
+                    **s.matchers.model_dump(),
+                    "until": s.ends_at,
+                    "id": s.id,
+                },
+            )
+            return self.json(silence_json(s, now), status=201)
+
+    class SilenceById(View):
+        async def delete(self, request: Any, silence_id: str) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            s = w.silences.get(silence_id)
+            if s is None:
+                return self.json({"error": f"unknown silence {silence_id!r}"}, status=404)
+            now = time.time()
+            if s.ends_at > now:
+                s = s.model_copy(update={"ends_at": max(now, s.starts_at)})
+                await silences.publish(w, s)
+                await audit(w, {"kind": "silence_expired", "who": who, "at": now, "id": s.id})
+            return self.json(silence_json(s, now))
+
+    if not w.runtime.replay_mode:
+        app.page("/v1/silences")(Silences)
+        app.page("/v1/silences/{silence_id}")(SilenceById)
 
     class Reload(View):
         async def post(self, request: Any) -> Any:

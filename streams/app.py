@@ -15,6 +15,7 @@ from streams.config import Config
 from streams.evaluation import Evaluator
 from streams.kafka_security import KafkaSecurity
 from streams.metrics import Metrics
+from streams.notify.silences import Silence
 from streams.published import Published
 
 
@@ -80,13 +81,16 @@ class Wiring:
     alerts: Any
     notifications_dlq: Any
     decisions: Any
+    silences_topic: Any
     buckets: BucketStore
     alert_states: Any
     gate_state: Any
+    notification_log: Any
     evaluator: Evaluator
     runtime: Runtime
     broker_watch: BrokerWatch
     published: Published = field(default_factory=Published)
+    silences: dict[str, Silence] = field(default_factory=dict)  # by id, from sloburn.silences
     clocks: dict[str, SloClock] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
 
@@ -154,10 +158,14 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         alerts=topic(topics.ALERTS),
         notifications_dlq=topic(topics.NOTIFICATIONS_DLQ),
         decisions=topic(topics.DECISIONS),
+        silences_topic=topic(topics.SILENCES),
         buckets=buckets,
         alert_states=alert_states,
         gate_state=_slo_table(
             app, "gate-state", n, "Per service: last decision, override; per SLO: rollbacks"
+        ),
+        notification_log=_slo_table(
+            app, "notification-log", n, "What was last sent per alert group and receiver"
         ),
         evaluator=Evaluator(buckets, alert_states, cfg.settings.allowed_lateness_seconds),
         runtime=rt,
@@ -165,12 +173,12 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
     )
     # Imported here: each module registers onto the app it is handed.
     from streams import api, reloading
-    from streams.agents import broker, evaluator, gate, ingest, sink, windows
+    from streams.agents import broker, evaluator, gate, ingest, silences, sink, windows
 
     modules = (
         (ingest, windows, broker, api)
         if rt.replay_mode
-        else (ingest, windows, broker, evaluator, sink, gate, api, reloading)
+        else (ingest, windows, broker, evaluator, silences, sink, gate, api, reloading)
     )
     for module in modules:
         module.register(w)

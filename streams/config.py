@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from streams.models import DEFAULT_SUMMARY, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
 SliType = Literal["success_rate", "latency"]
@@ -237,14 +238,131 @@ class Settings(BaseModel):
         return v
 
 
+def _secret(value: str, path: str, field: str) -> str:
+    """A secret given inline (``${ENV}``) or as a file path (``*_file``, e.g. a mounted secret)."""
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as e:
+            raise ValueError(f"{field}_file: cannot read {path}: {e.strerror}") from None
+    return value
+
+
+class Receiver(_Frozen):
+    """One notification target. Secrets must be non-empty: a declared receiver that can't
+    deliver is a config error at start, not a page lost at 3 a.m."""
+
+    type: Literal["slack", "pagerduty"]
+    webhook_url: str = ""  # slack
+    webhook_url_file: str = ""
+    channel: str = ""  # slack: overrides the webhook's default channel
+    routing_key: str = ""  # pagerduty (Events API v2 integration key)
+    routing_key_file: str = ""
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+
+    @model_validator(mode="after")
+    def _secrets_present(self) -> Receiver:
+        key = "webhook_url" if self.type == "slack" else "routing_key"
+        value = _secret(getattr(self, key), getattr(self, f"{key}_file"), key)
+        if not value:
+            raise ValueError(
+                f"{key} (or {key}_file) must be set and non-empty for a {self.type} receiver"
+            )
+        object.__setattr__(self, key, value)
+        return self
+
+    @property
+    def secret(self) -> str:
+        """The value that must never be shown (webhook URL or routing key)."""
+        return self.webhook_url if self.type == "slack" else self.routing_key
+
+
+class RouteMatch(_Frozen):
+    """Exact matches on the alert's labels; an absent field matches anything."""
+
+    service: str | None = None
+    slo: str | None = None
+    severity: Literal["page", "ticket"] | None = None
+
+
+class Route(_Frozen):
+    """Alertmanager-style route: first match wins unless ``continue`` is set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    match: RouteMatch = RouteMatch()
+    receivers: tuple[str, ...] = Field(min_length=1)
+    group_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 0
+    repeat_interval_minutes: Annotated[float, Field(gt=0)] = 240
+    send_resolved: bool = True
+    continue_: bool = Field(default=False, alias="continue")
+
+
 class Notifications(BaseModel):
-    """Receivers; secrets arrive through ``${ENV_VAR}`` references, never literally."""
+    """Receivers and routes; secrets arrive through ``${ENV_VAR}`` or files, never literally.
+
+    The three flat fields are the short form: a ``slack`` and a ``pagerduty`` receiver, each
+    disabled (said at start) when its secret is empty.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     slack_webhook_url: str = ""
     pagerduty_routing_key: str = ""
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    receivers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*$")], Receiver] = {}
+    routes: tuple[Route, ...] = ()
+    dashboard_url: str = ""  # link template: {slo}, {service}, {rule}
+    runbook_url: str = ""
+    summary_template: str = DEFAULT_SUMMARY
+    deadline_seconds: Annotated[float, Field(gt=0, le=86400)] = 300
+    attempt_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Notifications:
+        for short in ("slack", "pagerduty"):
+            if short in self.receivers and (
+                self.slack_webhook_url if short == "slack" else self.pagerduty_routing_key
+            ):
+                raise ValueError(f"receivers.{short}: defined twice (also by the short form)")
+        names = set(self.all_receivers())
+        for i, route in enumerate(self.routes):
+            for name in route.receivers:
+                if name not in names:
+                    raise ValueError(
+                        f"routes[{i}].receivers: unknown receiver {name!r}; known: {sorted(names)}"
+                    )
+        for attr in ("summary_template", "dashboard_url", "runbook_url"):
+            _check_template(getattr(self, attr), attr)
+        return self
+
+    def all_receivers(self) -> dict[str, Receiver]:
+        """Declared receivers plus those of the short form whose secret is set."""
+        out = dict(self.receivers)
+        if self.slack_webhook_url:
+            out.setdefault("slack", Receiver(type="slack", webhook_url=self.slack_webhook_url))
+        if self.pagerduty_routing_key:
+            out.setdefault(
+                "pagerduty",
+                Receiver(
+                    type="pagerduty",
+                    routing_key=self.pagerduty_routing_key,
+                    events_url=self.pagerduty_events_url,
+                ),
+            )
+        return out
+
+
+def _check_template(template: str, field: str) -> None:
+    sample = {
+        k: (1.0 if k in ("long_burn", "short_burn", "threshold", "budget_remaining") else "x")
+        for k in SUMMARY_FIELDS
+    }
+    try:
+        template.format_map(sample)
+    except (KeyError, ValueError, IndexError, AttributeError) as e:
+        raise ValueError(
+            f"{field}: bad placeholder {e}; expected any of {{{'}, {'.join(SUMMARY_FIELDS)}}}"
+        ) from None
 
 
 @dataclass(frozen=True)

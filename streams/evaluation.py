@@ -48,6 +48,9 @@ def alert_event(st: SloStatus, rs: RuleStatus, state: str) -> AlertEvent:
         budget_remaining=st.budget.remaining,
         ts=st.t,
         dedup_key=key,
+        time_to_exhaustion_s=min(
+            (s for s in st.time_to_exhaustion_s.values() if s is not None), default=None
+        ),
     )
 
 

@@ -83,6 +83,18 @@ class Metrics:
             ["receiver"],
             registry=r,
         )
+        self.notifications_skipped = Counter(
+            "sloburn_notifications_skipped_total",
+            "Alert events not sent to a receiver, by reason (already sent, silenced, ...).",
+            ["receiver", "reason"],
+            registry=r,
+        )
+        self.receiver_misconfigured = Gauge(
+            "sloburn_receiver_misconfigured",
+            "1 when the receiver's last answer says its URL or key is wrong (Slack 403/404/410).",
+            ["receiver"],
+            registry=r,
+        )
         self.time_to_exhaustion = Gauge(
             "sloburn_error_budget_time_to_exhaustion_seconds",
             "Seconds until the budget is gone at the burn rate of the window (+Inf: never).",

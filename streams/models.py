@@ -118,6 +118,27 @@ def dedup_key(slo: str, rule: str, severity: str) -> str:
     return hashlib.sha256(group_key(slo, rule, severity).encode()).hexdigest()
 
 
+SUMMARY_FIELDS = (
+    "SEVERITY",
+    "severity",
+    "slo",
+    "service",
+    "rule",
+    "state",
+    "verb",
+    "long_burn",
+    "short_burn",
+    "long_window",
+    "short_window",
+    "threshold",
+    "budget_remaining",
+)
+DEFAULT_SUMMARY = (
+    "[{SEVERITY}] {slo} {verb}: {long_burn:.1f}x over {long_window}, {short_burn:.1f}x over "
+    "{short_window} (threshold {threshold:g}x); budget remaining {budget_remaining:.1%}"
+)
+
+
 class AlertEvent(BaseModel):
     """A burn-rate alert changing state; published to ``sloburn.alerts``."""
 
@@ -137,14 +158,30 @@ class AlertEvent(BaseModel):
     budget_remaining: float  # ratio of the whole budget; negative when overspent
     ts: float  # event time of the evaluation, unix seconds
     dedup_key: str
+    # Seconds until the budget is gone at the faster of the 1h/6h burn rates; None: never.
+    time_to_exhaustion_s: float | None = None
 
     @property
     def summary(self) -> str:
-        """One human line (PagerDuty caps summaries at 1024 chars; this stays far below)."""
-        verb = "burning error budget" if self.state == "firing" else "recovered"
-        return (
-            f"[{self.severity.upper()}] {self.slo} {verb}: "
-            f"{self.long_burn_rate:.1f}x over {window_label(self.long_window_s)}, "
-            f"{self.short_burn_rate:.1f}x over {window_label(self.short_window_s)} "
-            f"(threshold {self.threshold:g}x); budget remaining {self.budget_remaining:.1%}"
+        """One human line, in the default wording."""
+        return self.summary_with(DEFAULT_SUMMARY)
+
+    def summary_with(self, template: str) -> str:
+        """The summary in a config's ``summary_template`` (placeholders: SUMMARY_FIELDS)."""
+        return template.format_map(
+            {
+                "SEVERITY": self.severity.upper(),
+                "severity": self.severity,
+                "slo": self.slo,
+                "service": self.service,
+                "rule": self.rule,
+                "state": self.state,
+                "verb": "burning error budget" if self.state == "firing" else "recovered",
+                "long_burn": self.long_burn_rate,
+                "short_burn": self.short_burn_rate,
+                "long_window": window_label(self.long_window_s),
+                "short_window": window_label(self.short_window_s),
+                "threshold": self.threshold,
+                "budget_remaining": self.budget_remaining,
+            }
         )

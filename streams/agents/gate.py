@@ -118,7 +118,7 @@ def register(w: Wiring) -> None:
                     outcome = "not called: feature_flag.webhook_url is empty"
                 else:
                     result = await deliver(
-                        session, "webhook", flag.webhook_url, rollback_body(ev), give_up_after_s=120
+                        session, "webhook", flag.webhook_url, rollback_body(ev), deadline_s=120
                     )
                     outcome = (
                         "called"

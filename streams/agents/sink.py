@@ -1,108 +1,282 @@
-"""Sink agent: alert events -> Slack and PagerDuty, retried with backoff, DLQ when given up.
+"""Sink agent: alert events -> the receivers their routes name, once each.
 
-Routing (issue-2 default): a page goes to PagerDuty and Slack, a ticket to Slack. A receiver
-whose secret is empty is disabled (said once at start).
+Every (alert group, receiver) pair is its own pipeline: deliveries to one receiver never wait
+for another's retries, and within a pair a trigger always goes before its resolve. Before each
+send the durable notification log (a changelog-backed table) is consulted, and it is written
+right after the receiver's 2xx, so a redelivered alert event, a restart or a replay never sends
+twice. An alert event is acknowledged (its offset may be committed) only when all its
+deliveries ended, so a `kill -9` mid-delivery leads to a redelivery that the log deduplicates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import orjson
+from faust.types import TP
 from pydantic import ValidationError
 
+from streams import topics
 from streams.app import Wiring
 from streams.models import AlertEvent
-from streams.notify.delivery import Decision, Outcome, Receiver, deliver
+from streams.notify.delivery import Decision, deliver
+from streams.notify.ledger import after_sent, plan, repeat_due
 from streams.notify.pagerduty import pagerduty_event
+from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
+from streams.notify.routing import Target, targets
+from streams.notify.silences import silencing
 from streams.notify.slack import slack_message
 
 log = logging.getLogger(__name__)
 
+REPEAT_CHECK_S = 10.0
+RATES = {"slack": (1.0, 3.0), "pagerduty": (2.0, 2.0)}  # sends/s and burst, per endpoint
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced; receivers sometimes echo what they were sent."""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "[redacted]")
+    return text
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
 
 def register(w: Wiring) -> None:
-    """Attach the sink agent to the app."""
+    """Attach the sink agent and the repeat timer to the app."""
     m = w.metrics
     notes = w.cfg.notifications
-    if not notes.slack_webhook_url:
+    if not notes.slack_webhook_url and "slack" not in notes.receivers:
         log.warning("slack receiver disabled: notifications.slack_webhook_url is empty")
-    if not notes.pagerduty_routing_key:
+    if not notes.pagerduty_routing_key and "pagerduty" not in notes.receivers:
         log.warning("pagerduty receiver disabled: notifications.pagerduty_routing_key is empty")
+    limiters: dict[str, Limiter] = {}
+    chains: dict[tuple[str, str], asyncio.Future[None]] = {}
+    latest: dict[str, str] = {}  # dedup key -> state of the newest event seen
+    session_box: list[aiohttp.ClientSession] = []
+    acking: set[asyncio.Future[None]] = set()  # events whose deliveries are under way
 
-    def targets(ev: AlertEvent) -> list[tuple[Receiver, str, dict[str, object]]]:
-        notes = w.cfg.notifications  # read per event: a reload swaps it
-        out: list[tuple[Receiver, str, dict[str, object]]] = []
-        if ev.severity == "page" and notes.pagerduty_routing_key:
-            out.append(
-                (
-                    "pagerduty",
-                    notes.pagerduty_events_url,
-                    pagerduty_event(ev, notes.pagerduty_routing_key),
-                )
-            )
-        if notes.slack_webhook_url:
-            out.append(("slack", notes.slack_webhook_url, slack_message(ev)))
+    def secrets() -> list[str]:
+        return [r.secret for r in w.cfg.notifications.all_receivers().values()]
+
+    def links(ev: AlertEvent) -> dict[str, str]:
+        n = w.cfg.notifications
+        fields = {"slo": ev.slo, "service": ev.service, "rule": ev.rule}
+        out = {}
+        if n.dashboard_url:
+            out["Dashboard"] = n.dashboard_url.format_map(fields)
+        if n.runbook_url:
+            out["Runbook"] = n.runbook_url.format_map(fields)
         return out
 
-    async def send_one(
-        session: aiohttp.ClientSession,
-        ev: AlertEvent,
-        receiver: Receiver,
-        url: str,
-        body: dict[str, object],
-    ) -> None:
+    def request(ev: AlertEvent, t: Target, repeat: bool) -> tuple[str, dict[str, object]]:
+        summary = ev.summary_with(w.cfg.notifications.summary_template)
+        r = t.receiver
+        if r.type == "pagerduty":
+            return r.events_url, pagerduty_event(
+                ev, r.routing_key, summary, links(ev), t.escalation
+            )
+        return r.webhook_url, slack_message(ev, summary, links(ev), t.channel, repeat)
+
+    def log_key(ev: AlertEvent, t: Target) -> str:
+        return f"{ev.slo}|{ev.dedup_key}|{t.name}"  # first field: the SLO's partition
+
+    async def send(ev: AlertEvent, t: Target, repeat: bool = False) -> bool:
+        """One notification through its retries; True when the receiver accepted it."""
+        url, body = request(ev, t, repeat)
+        n = w.cfg.notifications
+        limiter = limiters.setdefault(t.name, Limiter(*RATES[t.receiver.type]))
+        priority = (
+            RESOLVE if ev.state == "resolved" else CRITICAL if ev.severity == "page" else OTHER
+        )
+
         def retrying(d: Decision) -> None:
-            m.notification_retries.labels(receiver).inc()
+            m.notification_retries.labels(t.name).inc()
             log.warning(
-                "%s delivery of %s will retry in %.1fs: %s", receiver, ev.id, d.delay_s, d.reason
+                "%s: %s %s will retry in %.1fs: %s",
+                t.name,
+                ev.state,
+                ev.dedup_key[:12],
+                d.delay_s,
+                redact(d.reason, secrets()),
             )
 
-        result: Outcome = await deliver(session, receiver, url, body, on_retry=retrying)
+        result = await deliver(
+            session_box[0],
+            t.receiver.type,
+            url,
+            body,
+            deadline_s=n.deadline_seconds,
+            timeout_s=n.attempt_timeout_seconds,
+            limiter=limiter,
+            priority=priority,
+            on_retry=retrying,
+        )
         if result.delivered:
-            m.notifications_sent.labels(receiver, ev.state).inc()
+            m.notifications_sent.labels(t.name, ev.state).inc()
+            m.receiver_misconfigured.labels(t.name).set(0)
             log.info(
-                "%s accepted %s %s for %s/%s",
-                receiver,
+                "%s accepted %s%s %s for %s/%s after %d attempt(s)",
+                t.name,
+                "repeat " if repeat else "",
                 ev.state,
                 ev.dedup_key[:12],
                 ev.slo,
                 ev.rule,
+                result.attempts,
             )
-            return
-        m.notification_failures.labels(receiver).inc()
-        log.error("%s delivery of %s failed: %s", receiver, ev.id, result.reason)
+            return True
+        reason = redact(result.reason, secrets())
+        m.notification_failures.labels(t.name).inc()
+        if result.misconfigured:
+            m.receiver_misconfigured.labels(t.name).set(1)
+            log.error("%s is misconfigured (fix its URL or key): %s", t.name, reason)
+        log.error("%s: %s %s sent to the DLQ: %s", t.name, ev.state, ev.dedup_key[:12], reason)
         await w.notifications_dlq.send(
             key=ev.dedup_key.encode(),
             value=orjson.dumps(
                 {
-                    "receiver": receiver,
-                    "error": result.reason,
+                    "integration": t.receiver.type,
+                    "receiver": t.name,
+                    "reason": reason,
+                    "status": result.status,
+                    "response_body": redact(result.body, secrets()),
                     "attempts": result.attempts,
+                    "first_attempt_at": _iso(result.first_at),
+                    "last_attempt_at": _iso(result.last_at),
+                    "misconfigured": result.misconfigured,
                     "alert": ev.model_dump(),
                 }
             ),
         )
+        return False
+
+    def silenced(ev: AlertEvent, now: float) -> bool:
+        return silencing(w.silences.values(), ev.service, ev.slo, ev.severity, now) is not None
+
+    async def handle(ev: AlertEvent, t: Target, arrived: float) -> None:
+        if ev.state == "firing" and t.group_wait_s > 0:
+            await asyncio.sleep(max(0.0, arrived + t.group_wait_s - time.time()))
+            if latest.get(ev.dedup_key) != "firing":
+                m.notifications_skipped.labels(t.name, "resolved within group_wait").inc()
+                return
+        key = log_key(ev, t)
+        p = plan(w.notification_log.get(key), ev, silenced(ev, time.time()), t.send_resolved)
+        if p.action == "skip":
+            m.notifications_skipped.labels(t.name, p.reason).inc()
+            log.info("%s: %s %s not sent: %s", t.name, ev.state, ev.dedup_key[:12], p.reason)
+            if p.entry is not None:
+                w.notification_log[key] = p.entry
+            return
+        if await send(ev, t):
+            w.notification_log[key] = after_sent(ev, time.time())
+
+    def chained(name: str, dedup: str, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        """Run ``work`` after the pair's previous delivery, so a resolve never overtakes."""
+        k = (name, dedup)
+        prev = chains.get(k)
+
+        async def run() -> None:
+            if prev is not None:
+                with contextlib.suppress(Exception):
+                    await prev
+            try:
+                await work
+            except Exception:  # one broken delivery must not stop the sink
+                log.exception("delivery to %s failed", name)
+
+        task = asyncio.ensure_future(run())
+        chains[k] = task
+        task.add_done_callback(lambda _: chains.pop(k, None) if chains.get(k) is task else None)
+        return task
+
+    async def ack_when_done(event: Any, tasks: list[asyncio.Future[None]]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        event.ack()
 
     @w.app.agent(w.alerts, name="sink")
     async def sink(stream: Any) -> None:
         async with aiohttp.ClientSession() as session:
-            async for raw in stream:
+            session_box[:] = [session]
+            async for event in stream.noack().events():
                 try:
-                    ev = AlertEvent.model_validate_json(raw)
+                    ev = AlertEvent.model_validate_json(event.value)
                 except ValidationError as e:
                     log.error("unreadable alert event skipped to DLQ: %s", e.errors()[0]["msg"])
                     await w.notifications_dlq.send(
                         value=orjson.dumps(
                             {
-                                "error": "invalid alert event",
-                                "raw": bytes(raw).decode("utf-8", "replace"),
+                                "reason": "invalid alert event",
+                                "raw": bytes(event.value).decode("utf-8", "replace"),
                             }
                         )
                     )
+                    event.ack()
                     continue
-                await asyncio.gather(
-                    *(send_one(session, ev, r, url, body) for r, url, body in targets(ev))
+                latest[ev.dedup_key] = ev.state
+                now = time.time()
+                notes = w.cfg.notifications
+                tasks = [
+                    chained(t.name, ev.dedup_key, handle(ev, t, now))
+                    for t in targets(
+                        notes, w.cfg.slo(ev.slo), ev.service, ev.slo, ev.rule, ev.severity
+                    )
+                ]
+                if not tasks:
+                    event.ack()
+                    continue
+                waiter = asyncio.ensure_future(ack_when_done(event, tasks))
+                acking.add(waiter)
+                waiter.add_done_callback(acking.discard)
+
+    n_partitions = w.cfg.settings.partitions
+
+    @w.app.timer(interval=REPEAT_CHECK_S, name="repeat")
+    async def repeat() -> None:
+        """Re-send still-firing alerts to Slack every repeat_interval (Alertmanager's
+        repeat_interval; PagerDuty keeps its incident open without repeats)."""
+        if not session_box or w.app.rebalancing or w.app.in_recovery:
+            return
+        actives = w.app.assignor.assigned_actives()
+        now = time.time()
+        for key, entry in list(w.notification_log.items()):
+            try:
+                slo_id, _, name = key.split("|")
+                if TP(topics.ALERTS, topics.partition_for_slo(slo_id, n_partitions)) not in actives:
+                    continue
+                ev = AlertEvent.model_validate(entry["event"])
+                t = next(
+                    (
+                        t
+                        for t in targets(
+                            w.cfg.notifications,
+                            w.cfg.slo(ev.slo),
+                            ev.service,
+                            ev.slo,
+                            ev.rule,
+                            ev.severity,
+                        )
+                        if t.name == name and t.receiver.type == "slack"
+                    ),
+                    None,
                 )
+                if t is None or (ev.dedup_key, name) in {(d, n) for n, d in chains}:
+                    continue
+                if repeat_due(entry, now, t.repeat_interval_s, silenced(ev, now)):
+                    chained(name, ev.dedup_key, resend(key, ev, t))
+            except Exception:  # a raising timer stops the worker
+                log.exception("repeat check of %s failed", key)
+
+    async def resend(key: str, ev: AlertEvent, t: Target) -> None:
+        if await send(ev, t, repeat=True):
+            w.notification_log[key] = after_sent(ev, time.time())

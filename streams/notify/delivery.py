@@ -15,6 +15,8 @@ from typing import Literal
 
 import aiohttp
 
+from streams.notify.ratelimit import OTHER, Limiter
+
 Receiver = Literal["slack", "pagerduty", "webhook"]  # webhook: a feature-flag service, any 2xx
 
 
@@ -25,6 +27,7 @@ class Decision:
     kind: Literal["ok", "retry", "give_up"]
     delay_s: float = 0.0
     reason: str = ""
+    misconfigured: bool = False  # the receiver's URL or key itself is wrong: a human must act
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -65,6 +68,14 @@ def decide(
                 after = _parse_retry_after(retry_after)
                 return Decision("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
             return Decision("retry", min(300.0, 30.0 * 2**attempt), "pagerduty rate limited")
+        if receiver == "slack" and status in (403, 404, 410):
+            # Slack's answers for a revoked, deleted or archived webhook/channel: retrying can't
+            # help, and everything sent there is lost until someone fixes the config.
+            return Decision(
+                "give_up",
+                reason=f"slack webhook misconfigured: HTTP {status} {body[:200]!r}",
+                misconfigured=True,
+            )
         if status < 500:
             return Decision(
                 "give_up", reason=f"{receiver} rejected the request: HTTP {status} {body[:200]!r}"
@@ -76,11 +87,17 @@ def decide(
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a delivery ended: delivered or not, after how many attempts, and why not."""
+    """How a delivery ended: delivered or not, after how many attempts, and why not; with the
+    last response and the first and last attempt times (unix s) for the dead-letter record."""
 
     delivered: bool
     attempts: int
     reason: str = ""
+    status: int | None = None
+    body: str = ""
+    first_at: float = 0.0
+    last_at: float = 0.0
+    misconfigured: bool = False
 
 
 async def deliver(
@@ -89,21 +106,27 @@ async def deliver(
     url: str,
     payload: dict[str, object],
     *,
-    give_up_after_s: float = 600.0,
+    deadline_s: float = 300.0,
     timeout_s: float = 10.0,
+    limiter: Limiter | None = None,
+    priority: int = OTHER,
     on_retry: Callable[[Decision], None] = lambda d: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> Outcome:
-    """POST ``payload`` as JSON until a decision ends it or ``give_up_after_s`` is spent.
+    """POST ``payload`` as JSON until a decision ends it or ``deadline_s`` is spent.
 
-    The budget counts both the backoff waits and the time the attempts themselves took.
+    The deadline counts the backoff waits, the rate limiter's waits and the attempts' own time.
     """
     rng = rng or random.Random()
     waited = 0.0
     attempt = 0
+    first_at = time.time()
     while True:
         started = time.monotonic()
+        if limiter is not None:
+            await limiter.acquire(priority)
+        attempt_at = time.time()
         status: int | None = None
         body, retry_after = "", None
         try:
@@ -117,12 +140,21 @@ async def deliver(
         d = decide(receiver, status, body, retry_after, attempt, rng.random())
         waited += time.monotonic() - started
         attempt += 1
-        if d.kind == "ok":
-            return Outcome(True, attempt)
-        if d.kind == "give_up":
-            return Outcome(False, attempt, d.reason)
-        if waited + d.delay_s > give_up_after_s:
-            return Outcome(False, attempt, f"gave up after {attempt} attempts: {d.reason}")
+
+        reason = "" if d.kind == "ok" else d.reason
+        if d.kind == "retry" and waited + d.delay_s > deadline_s:
+            reason = f"deadline passed after {attempt} attempts: {d.reason}"
+        if d.kind != "retry" or reason != d.reason:
+            return Outcome(
+                d.kind == "ok",
+                attempt,
+                reason,
+                status=status,
+                body=body[:2000],
+                first_at=first_at,
+                last_at=attempt_at,
+                misconfigured=d.misconfigured,
+            )
         on_retry(d)
         waited += d.delay_s
         await sleep(d.delay_s)

@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.broker import free_port
 from streams.models import AlertEvent, dedup_key, group_key
-from streams.notify.delivery import Decision, Outcome, decide, deliver
+from streams.notify.delivery import Decision, decide, deliver
 from streams.notify.pagerduty import SUMMARY_MAX, pagerduty_event
 from streams.notify.slack import slack_message
 from streams.receivers import PAGERDUTY_PATH, SLACK_PATH, Receivers
@@ -110,11 +111,23 @@ def test_retry_delay_lies_between_half_the_ceiling_and_the_ceiling(
     assert ceiling(attempt) / 2 <= d.delay_s <= ceiling(attempt) <= 60.0
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404])
-@pytest.mark.parametrize("receiver", ["slack", "pagerduty"])
+@pytest.mark.parametrize(
+    ("receiver", "status"),
+    [("slack", 400), ("slack", 401)] + [("pagerduty", s) for s in (400, 401, 403, 404, 410)],
+)
 def test_client_errors_give_up_with_the_status_in_the_reason(receiver: Any, status: int) -> None:
     d = decide(receiver, status, "no", None, 0, 0.5)
     assert d == Decision("give_up", reason=f"{receiver} rejected the request: HTTP {status} 'no'")
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_dead_slack_webhook_gives_up_and_says_it_is_misconfigured(status: int) -> None:
+    d = decide("slack", status, "channel_not_found", None, 0, 0.5)
+    assert d == Decision(
+        "give_up",
+        reason=f"slack webhook misconfigured: HTTP {status} 'channel_not_found'",
+        misconfigured=True,
+    )
 
 
 def test_retry_delay_is_capped_for_any_attempt_number() -> None:
@@ -153,12 +166,6 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 SLACK_BODY: dict[str, object] = {"text": "FIRING: test"}
 
 
@@ -176,7 +183,7 @@ async def test_slack_delivery_retries_a_503_and_a_429_then_succeeds(
         sleep=sleeps,
         rng=NoJitter(),
     )
-    assert outcome == Outcome(True, 3)
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (True, 3, 200)
     assert sleeps.delays == [0.25, 1.0]  # half the 0.5-s ceiling, then Slack's default 1 s
     assert [d.reason for d in retries] == ["slack: HTTP 503", "slack rate limited"]
     assert [r["body"] for r in receivers.received["slack"]] == [SLACK_BODY]
@@ -194,7 +201,7 @@ async def test_pagerduty_delivery_posts_the_event_once(
         body,
         sleep=sleeps,
     )
-    assert outcome == Outcome(True, 1)
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (True, 1, 202)
     assert sleeps.delays == []
     assert [r["body"] for r in receivers.received["pagerduty"]] == [body]
 
@@ -211,14 +218,17 @@ async def test_a_400_gives_up_after_one_attempt(
         pagerduty_event(alert(), ""),
         sleep=sleeps,
     )
-    assert outcome == Outcome(
-        False, 1, """pagerduty rejected the request: HTTP 400 '{"status": "invalid event"}'"""
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (False, 1, 400)
+    assert outcome.reason == (
+        """pagerduty rejected the request: HTTP 400 '{"status": "invalid event"}'"""
     )
+    assert outcome.body == '{"status": "invalid event"}'
+    assert outcome.first_at <= outcome.last_at
     assert sleeps.delays == []
     assert receivers.received["pagerduty"] == []
 
 
-async def test_give_up_after_s_bounds_the_total_wait(
+async def test_the_deadline_bounds_the_total_wait(
     receivers: Receivers, session: aiohttp.ClientSession
 ) -> None:
     receivers.fail_next("pagerduty", 429, 429, 429, 429)
@@ -228,12 +238,13 @@ async def test_give_up_after_s_bounds_the_total_wait(
         "pagerduty",
         f"http://127.0.0.1:{receivers.port}{PAGERDUTY_PATH}",
         pagerduty_event(alert(), "routing-key-1"),
-        give_up_after_s=100.0,
+        deadline_s=100.0,
         sleep=sleeps,
     )
     # 30 s + 60 s waited; the next 120 s would pass 100 s.
     assert sleeps.delays == [30.0, 60.0]
-    assert outcome == Outcome(False, 3, "gave up after 3 attempts: pagerduty rate limited")
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (False, 3, 429)
+    assert outcome.reason == "deadline passed after 3 attempts: pagerduty rate limited"
     assert receivers.received["pagerduty"] == []
 
 
@@ -244,13 +255,14 @@ async def test_connection_refused_retries_then_gives_up(session: aiohttp.ClientS
         "slack",
         f"http://127.0.0.1:{free_port()}{SLACK_PATH}",
         SLACK_BODY,
-        give_up_after_s=2.0,
+        deadline_s=2.0,
         sleep=sleeps,
         rng=NoJitter(),
     )
     # 0.25 + 0.375 + 0.5625 = 1.1875 s waited; the next 0.84375 s would pass 2 s.
     assert sleeps.delays == [0.25, 0.375, 0.5625]
-    assert outcome == Outcome(False, 4, "gave up after 4 attempts: slack: no response")
+    assert (outcome.delivered, outcome.attempts, outcome.status) == (False, 4, None)
+    assert outcome.reason == "deadline passed after 4 attempts: slack: no response"
 
 
 async def test_slack_429_with_retry_after_zero_still_gives_up(
@@ -277,7 +289,7 @@ async def test_slack_429_with_retry_after_zero_still_gives_up(
                 "slack",
                 f"http://127.0.0.1:{port}{SLACK_PATH}",
                 SLACK_BODY,
-                give_up_after_s=5.0,
+                deadline_s=5.0,
                 sleep=Sleeps(),
             ),
             timeout=1.0,
@@ -328,8 +340,26 @@ def test_pagerduty_trigger_carries_routing_key_dedup_key_and_summary() -> None:
     assert isinstance(payload, dict)
     assert payload["summary"] == SUMMARY
     assert payload["severity"] == "critical"
-    assert payload["source"] == "sloburn"
-    assert payload["component"] == "checkout-api"
+    assert payload["source"] == "checkout-api"
+    assert payload["component"] == SLO_ID
+    assert payload["timestamp"] == "2026-11-24T10:00:00+00:00"
+    assert payload["class"] == "burn-rate/page_1h_5m"
+
+
+def test_pagerduty_trigger_links_and_a_body_over_512_kb_drop_the_details() -> None:
+    links = {"Dashboard": "http://grafana/d/x", "Runbook": "http://wiki/rb"}
+    body = pagerduty_event(alert(), "rk", "s", links, escalation="tier-2")
+    assert body["links"] == [
+        {"href": "http://grafana/d/x", "text": "Dashboard"},
+        {"href": "http://wiki/rb", "text": "Runbook"},
+    ]
+    payload = body["payload"]
+    assert isinstance(payload, dict)
+    assert payload["custom_details"]["escalation"] == "tier-2"
+    huge = pagerduty_event(alert(), "rk", "s", {"x": "http://h/" + "a" * 600_000})
+    assert len(orjson.dumps(huge)) > 512 * 1024  # the links alone; details are replaced
+    details = huge["payload"]["custom_details"]  # type: ignore[index]
+    assert details == {"note": "details omitted: the event was over PagerDuty's 512 KB limit"}
 
 
 @pytest.mark.parametrize(("severity", "pd_severity"), [("page", "critical"), ("ticket", "warning")])
@@ -344,6 +374,7 @@ def test_pagerduty_severity_is_critical_for_page_and_warning_for_ticket(
 def test_pagerduty_summary_is_cut_to_1024_chars_for_a_very_long_slo_id() -> None:
     slo = "checkout-api:" + "x" * 3000
     payload = pagerduty_event(alert(slo=slo), "rk")["payload"]
+    assert len(alert(slo=slo).summary) > 3000
     assert isinstance(payload, dict)
     assert SUMMARY_MAX == 1024
     assert len(payload["summary"]) == 1024
@@ -381,17 +412,27 @@ def test_dedup_key_differs_by_slo_rule_and_severity() -> None:
     assert len(keys) == 4
 
 
-def test_slack_message_has_fallback_text_and_blocks() -> None:
-    message = slack_message(alert())
+def test_slack_message_has_fallback_text_and_coloured_blocks() -> None:
+    ev = alert(time_to_exhaustion_s=5400.0)
+    message = slack_message(ev, ev.summary, {"Runbook": "http://wiki/rb"}, "#reliability")
     assert message["text"] == f"FIRING: {SUMMARY}"
-    blocks = message["blocks"]
-    assert isinstance(blocks, list)
-    assert [b["type"] for b in blocks] == ["section", "context"]
+    assert message["channel"] == "#reliability"
+    (attachment,) = message["attachments"]  # type: ignore[misc]
+    assert attachment["color"] == "#D00000"
+    blocks = attachment["blocks"]
+    assert [b["type"] for b in blocks] == ["section", "section", "context"]
     assert blocks[0]["text"] == {"type": "mrkdwn", "text": f":rotating_light: *FIRING* {SUMMARY}"}
+    fields = [f["text"] for f in blocks[1]["fields"]]
+    assert "*Long window*\n15.0x over 1h (above 14.4x)" in fields
+    assert "*Budget remaining*\n50.0%" in fields
+    assert "*Budget exhausted in*\n1h 30m" in fields
+    assert "<http://wiki/rb|Runbook>" in blocks[2]["elements"][0]["text"]
 
 
 def test_slack_message_for_a_resolved_alert_says_resolved() -> None:
-    message = slack_message(alert(state="resolved"))
+    ev = alert(state="resolved")
+    message = slack_message(ev, ev.summary)
+    assert message["attachments"][0]["color"] == "#2EB67D"  # type: ignore[index]
     assert message["text"] == (
         "RESOLVED: [PAGE] checkout-api:success_rate recovered: 15.0x over 1h, 20.0x over 5m "
         "(threshold 14.4x); budget remaining 50.0%"
