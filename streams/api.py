@@ -267,7 +267,16 @@ def register(w: Wiring) -> None:
             if s.ends_at > now:
                 s = s.model_copy(update={"ends_at": max(now, s.starts_at)})
                 await silences.publish(w, s)
-                await audit(w, {"kind": "silence_expired", "who": who, "at": now, "id": s.id})
+                await audit(
+                    w,
+                    {
+                        "kind": "silence_expired",
+                        "who": who,
+                        "at": now,
+                        "id": s.id,
+                        **s.matchers.model_dump(),
+                    },
+                )
             return self.json(silence_json(s, now))
 
     if not w.runtime.replay_mode:

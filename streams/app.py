@@ -123,6 +123,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         topic_partitions=n,
         topic_replication_factor=1,
         broker_session_timeout=10,
+        broker_commit_interval=cfg.settings.commit_interval_seconds,
         broker_heartbeat_interval=1,
         producer_linger=0.01,
         producer_max_batch_size=262144,

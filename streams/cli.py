@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from streams import silence_cli
+
 DEFAULT_CONFIGS = ("configs/slo_config.yaml", "configs/error-budget-policy.yaml")
 
 
@@ -334,6 +336,8 @@ def parser() -> argparse.ArgumentParser:
     ru.add_argument("--service-label", default="service")
     ru.add_argument("--code-label", default="code")
     ru.set_defaults(fn=cmd_rules)
+
+    silence_cli.add_parser(sub)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")

@@ -229,6 +229,9 @@ class Settings(BaseModel):
     max_future_seconds: Annotated[int, Field(ge=0)] = 300
     partitions: Annotated[int, Field(gt=0, le=256)] = 8
     max_message_bytes: Annotated[int, Field(gt=0, le=16 * 2**20)] = 2**20
+    # How often consumed offsets are committed (Faust's default). Counting is exact whatever
+    # it is; a longer interval only means more redelivery, which the tables skip, after a crash.
+    commit_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.8
 
     @field_validator("bucket_seconds")
     @classmethod

@@ -9,3 +9,16 @@ def window_label(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration_s(text: str) -> int:
+    """'90s', '30m', '2h', '1d', '1w' (or bare seconds) -> seconds; ValueError otherwise."""
+    t = text.strip()
+    if t.isdigit():
+        return int(t)
+    if len(t) > 1 and t[:-1].isdigit() and t[-1] in UNITS and int(t[:-1]) > 0:
+        return int(t[:-1]) * UNITS[t[-1]]
+    raise ValueError(f"bad duration {text!r}: expected e.g. 90s, 30m, 2h, 1d")

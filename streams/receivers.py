@@ -11,21 +11,48 @@ import asyncio
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 SLACK_PATH = "/slack/webhook"
 PAGERDUTY_PATH = "/pagerduty/v2/enqueue"
 FLAG_PATH = "/flags/rollback"  # a feature-flag service's rollback webhook
 
+# What Slack answers, by status, when told to fail (its webhook error bodies are plain text).
+SLACK_ERRORS = {
+    400: "invalid_payload",
+    403: "invalid_token",
+    404: "channel_not_found",
+    410: "channel_is_archived",
+    429: "rate_limited",
+    500: "rollup_error",
+}
+PD_SUMMARY_MAX = 1024
+PD_BODY_MAX = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One scripted failure: a status, optional headers (``Retry-After``) and body."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
 
 class Receivers:
-    """An aiohttp server recording Slack and PagerDuty requests."""
+    """An aiohttp server recording Slack and PagerDuty requests.
+
+    ``received`` holds accepted requests; ``attempts`` every request with its answer's status.
+    """
 
     def __init__(self) -> None:
         self.received: dict[str, list[dict[str, Any]]] = {"slack": [], "pagerduty": [], "flag": []}
-        self.failures: dict[str, deque[int]] = {
+        self.attempts: dict[str, list[dict[str, Any]]] = {"slack": [], "pagerduty": [], "flag": []}
+        self.failures: dict[str, deque[Failure]] = {
             "slack": deque(),
             "pagerduty": deque(),
             "flag": deque(),
@@ -33,29 +60,48 @@ class Receivers:
         self._runner: web.AppRunner | None = None
         self.port = 0
 
-    def fail_next(self, receiver: str, *statuses: int) -> None:
-        """Answer the next requests to ``receiver`` with these status codes, in order."""
-        self.failures[receiver].extend(statuses)
+    def fail_next(self, receiver: str, *answers: int | Failure) -> None:
+        """Answer the next requests to ``receiver`` with these failures, in order."""
+        self.failures[receiver].extend(a if isinstance(a, Failure) else Failure(a) for a in answers)
+
+    def _attempt(self, receiver: str, status: int, body: Any) -> None:
+        self.attempts[receiver].append({"at": time.time(), "status": status, "body": body})
 
     async def _slack(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = orjson.loads(raw) if raw else None
         if self.failures["slack"]:
-            return web.Response(status=self.failures["slack"].popleft(), text="failure")
-        body = await request.json()
-        self.received["slack"].append({"at": time.time(), "body": body})
+            f = self.failures["slack"].popleft()
+            self._attempt("slack", f.status, body)
+            text = f.body if f.body is not None else SLACK_ERRORS.get(f.status, "failure")
+            return web.Response(status=f.status, text=text, headers=f.headers)
+        if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
+            self._attempt("slack", 400, body)
+            return web.Response(status=400, text="no_text")
+        self._attempt("slack", 200, body)
+        self.received["slack"].append({"at": time.time(), "body": body, "path": request.path})
         return web.Response(text="ok")
 
     async def _pagerduty(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = orjson.loads(raw) if raw else None
         if self.failures["pagerduty"]:
+            f = self.failures["pagerduty"].popleft()
+            self._attempt("pagerduty", f.status, body)
+            if f.body is not None:
+                return web.Response(status=f.status, text=f.body, headers=f.headers)
+            message = "Rate limit reached" if f.status == 429 else "Internal error"
             return web.json_response(
-                {"status": "error"}, status=self.failures["pagerduty"].popleft()
+                {"status": "error", "message": message}, status=f.status, headers=f.headers
             )
-        body = await request.json()
-        if not body.get("routing_key") or body.get("event_action") not in (
-            "trigger",
-            "resolve",
-            "acknowledge",
-        ):
-            return web.json_response({"status": "invalid event"}, status=400)
+        errors = _pagerduty_errors(body, len(raw))
+        if errors or not isinstance(body, dict):
+            self._attempt("pagerduty", 400, body)
+            return web.json_response(
+                {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+                status=400,
+            )
+        self._attempt("pagerduty", 202, body)
         self.received["pagerduty"].append({"at": time.time(), "body": body})
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": body.get("dedup_key")},
@@ -64,12 +110,12 @@ class Receivers:
 
     async def _flag(self, request: web.Request) -> web.Response:
         if self.failures["flag"]:
-            return web.json_response({"ok": False}, status=self.failures["flag"].popleft())
+            return web.json_response({"ok": False}, status=self.failures["flag"].popleft().status)
         self.received["flag"].append({"at": time.time(), "body": await request.json()})
         return web.json_response({"ok": True})
 
     async def _dump(self, request: web.Request) -> web.Response:
-        return web.json_response(self.received)
+        return web.json_response({"received": self.received, "attempts": self.attempts})
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Receivers:
         """Listen on host:port (0 = any free port, see ``self.port``)."""
@@ -101,6 +147,33 @@ class Receivers:
             "PAGERDUTY_EVENTS_URL": base + PAGERDUTY_PATH,
             "FLAG_WEBHOOK_URL": base + FLAG_PATH,
         }
+
+
+def _pagerduty_errors(body: Any, size: int) -> list[str]:
+    """What the Events API v2 would reject in ``body`` (its 400 ``errors`` list)."""
+    if not isinstance(body, dict):
+        return ["Event object is not a JSON object"]
+    errors = []
+    if size > PD_BODY_MAX:
+        errors.append("Event object is larger than 512 KB")
+    if not body.get("routing_key"):
+        errors.append("'routing_key' is missing or blank")
+    action = body.get("event_action")
+    if action not in ("trigger", "acknowledge", "resolve"):
+        errors.append("'event_action' is invalid (must be one of trigger, acknowledge, resolve)")
+    if action in ("acknowledge", "resolve") and not body.get("dedup_key"):
+        errors.append("'dedup_key' is required for acknowledge and resolve")
+    if action == "trigger":
+        found = body.get("payload")
+        payload: dict[str, Any] = found if isinstance(found, dict) else {}
+        summary = payload.get("summary")
+        if not isinstance(summary, str) or not 1 <= len(summary) <= PD_SUMMARY_MAX:
+            errors.append("Length of 'summary' is incorrect (should be 1..1024 characters)")
+        if not payload.get("source"):
+            errors.append("'source' is missing or blank")
+        if payload.get("severity") not in ("critical", "error", "warning", "info"):
+            errors.append("'severity' is invalid (must be critical, error, warning or info)")
+    return errors
 
 
 class ReceiversThread:

@@ -21,7 +21,12 @@ from streams.evaluation import alert_event
 
 log = logging.getLogger(__name__)
 
-FIXED_SETTINGS = ("partitions", "bucket_seconds", "evaluation_interval_seconds")
+FIXED_SETTINGS = (
+    "partitions",
+    "bucket_seconds",
+    "evaluation_interval_seconds",
+    "commit_interval_seconds",
+)
 
 
 @dataclass(frozen=True)

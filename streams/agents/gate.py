@@ -34,8 +34,10 @@ def verdict(w: Wiring, service: str, now: float, critical: bool = False) -> Verd
 
 
 async def audit(w: Wiring, record: dict[str, Any]) -> None:
-    """Publish one audit record (who, why, when) to sloburn.decisions, keyed by service."""
-    await w.decisions.send(key=str(record["service"]).encode(), value=orjson.dumps(record))
+    """Publish one audit record (who, why, when) to sloburn.decisions, keyed by service (by
+    kind for records about no single service, such as a silence on a whole severity)."""
+    key = record.get("service") or record["kind"]
+    await w.decisions.send(key=str(key).encode(), value=orjson.dumps(record))
 
 
 def rollback_body(ev: AlertEvent) -> dict[str, object]:

@@ -36,7 +36,7 @@ from streams.notify.slack import slack_message
 
 log = logging.getLogger(__name__)
 
-REPEAT_CHECK_S = 10.0
+REPEAT_CHECK_S = 1.0
 RATES = {"slack": (1.0, 3.0), "pagerduty": (2.0, 2.0)}  # sends/s and burst, per endpoint
 
 

@@ -67,7 +67,10 @@ def decide(
                 # Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
                 after = _parse_retry_after(retry_after)
                 return Decision("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
-            return Decision("retry", min(300.0, 30.0 * 2**attempt), "pagerduty rate limited")
+            # Back off from 30 s (capped at 5 min); a longer Retry-After, if sent, is honoured.
+            after = _parse_retry_after(retry_after) or 0.0
+            backoff = 30.0 * 2 ** min(attempt, 8)
+            return Decision("retry", min(300.0, max(backoff, after)), "pagerduty rate limited")
         if receiver == "slack" and status in (403, 404, 410):
             # Slack's answers for a revoked, deleted or archived webhook/channel: retrying can't
             # help, and everything sent there is lost until someone fixes the config.
@@ -156,5 +159,7 @@ async def deliver(
                 misconfigured=d.misconfigured,
             )
         on_retry(d)
+        if limiter is not None and status == 429:
+            limiter.hold(d.delay_s)  # every message to this endpoint waits, not only this one
         waited += d.delay_s
         await sleep(d.delay_s)

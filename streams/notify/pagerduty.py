@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 import orjson
 
 from streams.models import AlertEvent
+from streams.notify.text import cut
 
 SUMMARY_MAX = 1024  # PagerDuty rejects longer summaries with a 400: never lose a page to it
 BODY_MAX = 512 * 1024  # PagerDuty's limit on a whole event
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, marked with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pagerduty_event(

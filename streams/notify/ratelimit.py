@@ -27,6 +27,7 @@ class Limiter:
         self.clock, self.sleep = clock, sleep
         self.tokens = burst
         self.updated = clock()
+        self.held_until = 0.0
         self.waiting: list[tuple[int, int]] = []
         self._seq = itertools.count()
 
@@ -34,6 +35,11 @@ class Limiter:
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
+
+    def hold(self, seconds: float) -> None:
+        """Give out nothing for ``seconds``: the endpoint said it is rate limited (429), and
+        that holds for every message to it, not just the one that got the answer."""
+        self.held_until = max(self.held_until, self.clock() + seconds)
 
     async def acquire(self, priority: int = OTHER) -> None:
         """Wait for a token; the best-placed waiter takes each one as it comes."""
@@ -43,11 +49,13 @@ class Limiter:
             while True:
                 self._refill()
                 first = self.waiting[0] == ticket
-                if first and self.tokens >= 1:
+                held = self.held_until - self.clock()
+                if first and self.tokens >= 1 and held <= 0:
                     heapq.heappop(self.waiting)
                     self.tokens -= 1
                     return
-                await self.sleep(max(0.005, (1 - self.tokens) / self.rate) if first else 0.02)
+                wait = max(held, (1 - self.tokens) / self.rate)
+                await self.sleep(max(0.005, wait) if first else 0.02)
         except BaseException:
             if ticket in self.waiting:
                 self.waiting.remove(ticket)

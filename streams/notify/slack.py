@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from streams.durations import window_label
 from streams.models import AlertEvent
+from streams.notify.text import cut
+
+SECTION_MAX = 3000  # Slack rejects a section text block over 3,000 characters
 
 COLOURS = {"page": "#D00000", "ticket": "#E8A317", "resolved": "#2EB67D"}
 
@@ -43,7 +46,10 @@ def slack_message(
         ("Budget exhausted in", _duration(ev.time_to_exhaustion_s)),
     ]
     blocks: list[dict[str, object]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{state}* {summary}"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": cut(f"{icon} *{state}* {summary}", SECTION_MAX)},
+        },
         {
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
@@ -55,7 +61,7 @@ def slack_message(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
     )
     body: dict[str, object] = {
-        "text": f"{state}: {summary}",
+        "text": cut(f"{state}: {summary}", SECTION_MAX),
         "attachments": [{"color": colour, "blocks": blocks}],
     }
     if channel:

@@ -92,10 +92,17 @@ class Worker:
 
     def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
         """POST JSON (with a bearer token if given); (status, decoded body), errors included."""
+        return self.call("POST", path, body, token)
+
+    def delete(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        """DELETE (with a bearer token if given); (status, decoded body)."""
+        return self.call("DELETE", path, None, token)
+
+    def call(self, method: str, path: str, body: Any, token: str | None) -> tuple[int, Any]:
         req = urllib.request.Request(
             self.web + path,
-            data=orjson.dumps(body),
-            method="POST",
+            data=None if body is None else orjson.dumps(body),
+            method=method,
             headers={
                 "Content-Type": "application/json",
                 **({"Authorization": f"Bearer {token}"} if token else {}),

@@ -219,10 +219,10 @@ async def test_a_400_gives_up_after_one_attempt(
         sleep=sleeps,
     )
     assert (outcome.delivered, outcome.attempts, outcome.status) == (False, 1, 400)
-    assert outcome.reason == (
-        """pagerduty rejected the request: HTTP 400 '{"status": "invalid event"}'"""
+    assert outcome.reason.startswith(
+        """pagerduty rejected the request: HTTP 400 '{"status": "invalid event"""
     )
-    assert outcome.body == '{"status": "invalid event"}'
+    assert "'routing_key' is missing or blank" in outcome.body
     assert outcome.first_at <= outcome.last_at
     assert sleeps.delays == []
     assert receivers.received["pagerduty"] == []

@@ -1,0 +1,241 @@
+"""Notification delivery end to end, against local servers that answer like Slack and PagerDuty
+(their error bodies, Retry-After, PagerDuty's summary and size limits): retries, independence
+of receivers, a dead Slack webhook, kill -9 between a 202 and the offset commit, silences."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from streams import topics
+from streams.broker import EmbeddedBroker
+from streams.demo import send_scenario
+from streams.models import DEFAULT_SUMMARY, dedup_key
+from streams.receivers import Failure
+from streams.traffic import Scenario
+from tests.e2e.conftest import Received, Worker, read_records, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SLO = "checkout-api:success_rate"
+PAGE_KEY = dedup_key(SLO, "fast_burn", "page")
+
+
+def config(summary_template: str = DEFAULT_SUMMARY, extra_settings: str = "") -> str:
+    return f"""
+services:
+  checkout-api:
+    sli_type: success_rate
+    target: 0.999
+    window_days: 30
+    alerts:  # one page rule: one message per state change, so the scripted answers hit it
+      fast_burn: {{window_minutes: 60, short_window_minutes: 5, threshold: 14.4}}
+settings:
+  partitions: 4
+{extra_settings}
+notifications:
+  receivers:
+    oncall:
+      type: pagerduty
+      routing_key: ${{PAGERDUTY_ROUTING_KEY}}
+      events_url: ${{PAGERDUTY_EVENTS_URL}}
+    team-slack:
+      type: slack
+      webhook_url: ${{SLACK_WEBHOOK_URL}}
+  routes:
+    - match: {{severity: page}}
+      receivers: [oncall, team-slack]
+      repeat_interval_minutes: 0.05
+    - match: {{severity: ticket}}
+      receivers: [team-slack]
+  summary_template: {orjson.dumps(summary_template).decode()}
+"""
+
+
+def outage(outage_s: int = 120, live_s: int = 15 * 60) -> Scenario:
+    """6h healthy, then a total outage: the 1h/5m page fires, and resolves after it ends."""
+    return Scenario.ending_at(
+        "checkout-api",
+        time.time(),
+        history_s=6 * 3600,
+        live_s=live_s,
+        outage_after_s=120,
+        outage_s=outage_s,
+        error_every=20000,
+    )
+
+
+def in_background(sc: Scenario, bootstrap: str, pace_s: float) -> threading.Thread:
+    t = threading.Thread(target=asyncio.run, args=(send_scenario(bootstrap, sc, pace_s),))
+    t.start()
+    return t
+
+
+def accepted(rx: Received, receiver: str, **match: Any) -> list[dict[str, Any]]:
+    """Accepted requests whose body has the given top-level values."""
+    return [
+        r for r in rx.snapshot()[receiver] if all(r["body"].get(k) == v for k, v in match.items())
+    ]
+
+
+def attempts(rx: Received, receiver: str) -> list[dict[str, Any]]:
+    return rx.rt.call(lambda: [dict(a) for a in rx.rt.receivers.attempts[receiver]])
+
+
+def slack_texts(rx: Received) -> list[tuple[float, str]]:
+    return [(r["at"], r["body"]["text"]) for r in rx.snapshot()["slack"]]
+
+
+def test_retries_honour_retry_after_and_deliver_once_while_pagerduty_is_not_held_up(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    long_summary = DEFAULT_SUMMARY + " Checkout is failing for customers." * 140  # ~5,000 chars
+    assert len(long_summary) >= 5000
+    w = worker(config(long_summary))
+    receivers.rt.call(
+        receivers.rt.receivers.fail_next,
+        "slack",
+        Failure(500),
+        Failure(500),
+        Failure(429, {"Retry-After": "2"}),
+    )
+    asyncio.run(send_scenario(broker.bootstrap, outage(), pace_s=0.1))
+    wait_for(lambda: accepted(receivers, "pagerduty", event_action="resolve"), 90, "the resolve")
+    time.sleep(3)  # anything sent twice would arrive now
+
+    slack_tries = attempts(receivers, "slack")
+    assert [a["status"] for a in slack_tries[:4]] == [500, 500, 429, 200]
+    assert slack_tries[3]["at"] - slack_tries[2]["at"] >= 2.0  # Retry-After honoured
+    firing = [t for _, t in slack_texts(receivers) if t.startswith("FIRING")]
+    assert len(firing) == 1
+
+    (trigger,) = accepted(receivers, "pagerduty", event_action="trigger")
+    assert len(accepted(receivers, "pagerduty", event_action="resolve")) == 1
+    # PagerDuty was not held up by Slack's retries: its page came before Slack's success.
+    assert trigger["at"] < slack_tries[3]["at"]
+    summary = trigger["body"]["payload"]["summary"]
+    assert len(summary) == 1024 and summary.endswith("…")
+    assert summary.startswith("[PAGE] checkout-api:success_rate burning error budget")
+    assert w.metric("sloburn_notification_retries_total", receiver="team-slack") == 3
+
+
+def test_a_dead_slack_webhook_goes_to_the_dlq_and_pagerduty_still_pages(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    w = worker(config())
+    receivers.rt.call(
+        receivers.rt.receivers.fail_next, "slack", Failure(404, body="channel_not_found")
+    )
+    asyncio.run(send_scenario(broker.bootstrap, outage(), pace_s=0.1))
+    wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
+    refused = attempts(receivers, "slack")[0]
+    (trigger,) = accepted(receivers, "pagerduty", event_action="trigger")
+    assert abs(trigger["at"] - refused["at"]) < 2.0  # on time, whatever Slack said
+
+    wait_for(
+        lambda: w.metric("sloburn_receiver_misconfigured", receiver="team-slack") == 1,
+        10,
+        "the misconfiguration metric",
+    )
+    dlq = [
+        orjson.loads(v)
+        for _, v in asyncio.run(read_records(broker.bootstrap, topics.NOTIFICATIONS_DLQ))
+    ]
+    (record,) = [r for r in dlq if r.get("receiver") == "team-slack"]
+    assert record["integration"] == "slack"
+    assert record["status"] == 404
+    assert record["response_body"] == "channel_not_found"
+    assert "misconfigured" in record["reason"]
+    assert record["attempts"] == 1
+    assert record["first_attempt_at"] <= record["last_attempt_at"]
+    assert record["alert"]["dedup_key"] == PAGE_KEY
+    assert "misconfigured" in w.log.read_text()
+
+
+async def committed_offset(bootstrap: str, partition: int) -> int | None:
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="sloburn", enable_auto_commit=False)
+    await c.start()
+    try:
+        return await c.committed(TopicPartition(topics.ALERTS, partition))
+    finally:
+        await c.stop()
+
+
+def test_kill_9_after_the_page_was_accepted_sends_neither_trigger_nor_resolve_twice(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    # Offsets are committed once a minute here, so the kill surely lands before the commit.
+    cfg = config(extra_settings="  commit_interval_seconds: 60")
+    w = worker(cfg)
+    sender = in_background(outage(live_s=20 * 60), broker.bootstrap, pace_s=0.15)
+    try:
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
+        time.sleep(0.3)  # the notification log's changelog write is out; the commit is not
+        w.kill9()
+        alerts = asyncio.run(read_records(broker.bootstrap, topics.ALERTS, settle_s=1.0))
+        assert alerts, "the firing event is on the alerts topic"
+        partition = topics.partition_for_slo(SLO, 4)
+        committed = asyncio.run(committed_offset(broker.bootstrap, partition))
+        assert committed is None or committed == 0, "the firing event's offset was committed"
+
+        w2 = worker(cfg)
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="resolve"), 120, "resolve")
+    finally:
+        sender.join(120)
+    time.sleep(3)
+    assert len(accepted(receivers, "pagerduty", event_action="trigger")) == 1
+    assert len(accepted(receivers, "pagerduty", event_action="resolve")) == 1
+    # The restarted worker saw the firing event again and skipped it by the log.
+    assert (
+        w2.metric("sloburn_notifications_skipped_total", receiver="oncall", reason="already sent")
+        == 1
+    )
+
+
+def test_a_silence_stops_repeats_but_not_the_resolve(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    token = "tok-silence-8d7c6b5a"
+    w = worker(config(), SLOBURN_API_TOKENS=f"oncall:{token}")
+    # A 20-minute outage at 0.25 s per 10-s bucket: the page fires for ~40 s of wall time.
+    sender = in_background(outage(outage_s=1200, live_s=40 * 60), broker.bootstrap, pace_s=0.25)
+    try:
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
+        wait_for(
+            lambda: any(t.startswith("STILL FIRING") for _, t in slack_texts(receivers)),
+            20,
+            "a repeat to Slack (repeat_interval 3 s)",
+        )
+        body = {"matchers": {"slo": SLO}, "duration_seconds": 3600, "comment": "known, fixing"}
+        assert w.post("/v1/silences", body)[0] == 401
+        status, silence = w.post("/v1/silences", body, token)
+        assert status == 201 and silence["status"] == "active"
+        silenced_at = time.time()
+        assert [s["id"] for s in w.get("/v1/silences")["silences"]] == [silence["id"]]
+
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="resolve"), 120, "resolve")
+    finally:
+        sender.join(120)
+    time.sleep(3)
+    repeats_during = [
+        at
+        for at, t in slack_texts(receivers)
+        if t.startswith("STILL FIRING") and at > silenced_at + 1
+    ]
+    assert repeats_during == []
+    assert len(accepted(receivers, "pagerduty", event_action="resolve")) == 1
+    assert [t.split(":")[0] for _, t in slack_texts(receivers)][-1] == "RESOLVED"
+
+    status, expired = w.delete(f"/v1/silences/{silence['id']}", token)
+    assert (status, expired["status"]) == (200, "expired")
+    decisions = asyncio.run(read_records(broker.bootstrap, topics.DECISIONS, settle_s=1.0))
+    kinds = [orjson.loads(v)["kind"] for _, v in decisions]
+    assert "silence" in kinds and "silence_expired" in kinds
