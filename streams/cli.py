@@ -52,6 +52,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for r in slo.alerts
         )
         print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_label}; {rules}")
+    for line in cfg.warnings:
+        print(f"config warning: {line}", file=sys.stderr)
     return 0
 
 

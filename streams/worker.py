@@ -26,6 +26,8 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
         install_highwater_shim(rt.broker)
         log.info("embedded-broker compatibility: recovery high watermarks taken from Fetch")
     w = build_app(cfg, rt)
+    for line in cfg.warnings:
+        log.warning("config: %s", line)
     log.info(
         "worker: %d SLOs of %d services from %s; broker %s; web http://%s:%d",
         len(cfg.slos),
