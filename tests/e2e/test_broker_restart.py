@@ -108,7 +108,8 @@ def test_worker_survives_a_broker_restart_and_counts_new_events_exactly(
     assert w.proc.poll() is None
     assert w.metric("sloburn_broker_outages_total") == 1
     assert w.metric("sloburn_broker_up") == 1
-    assert w.metric("sloburn_sli_contributions_deduplicated_total") == 0
+    # (Deduplicated contributions may be > 0 here, rightly: after the rejoin the consumer
+    # re-reads from the new broker's start what it had read before the rebalance.)
     i = statuses.index("broker_unreachable")
     assert "ok" in statuses[:i] and statuses[-1] == "ok", statuses
     assert "broker incarnation changed" in w.log.read_text()

@@ -94,6 +94,15 @@ def slack_texts(rx: Received) -> list[tuple[float, str]]:
     return [(r["at"], r["body"]["text"]) for r in rx.snapshot()["slack"]]
 
 
+def assert_no_secrets(w: Worker, broker: EmbeddedBroker, rx: Received) -> None:
+    """No webhook URL or routing key in the worker's log or any dead-letter record."""
+    env = rx.env()
+    secrets = [env["SLACK_WEBHOOK_URL"], env["PAGERDUTY_ROUTING_KEY"]]
+    dlq = asyncio.run(read_records(broker.bootstrap, topics.NOTIFICATIONS_DLQ, settle_s=1.0))
+    texts = [w.log.read_text(), *(v.decode() for _, v in dlq)]
+    assert [s for s in secrets for t in texts if s in t] == []
+
+
 def test_retries_honour_retry_after_and_deliver_once_while_pagerduty_is_not_held_up(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
@@ -125,6 +134,7 @@ def test_retries_honour_retry_after_and_deliver_once_while_pagerduty_is_not_held
     assert len(summary) == 1024 and summary.endswith("…")
     assert summary.startswith("[PAGE] checkout-api:success_rate burning error budget")
     assert w.metric("sloburn_notification_retries_total", receiver="team-slack") == 3
+    assert_no_secrets(w, broker, receivers)
 
 
 def test_a_dead_slack_webhook_goes_to_the_dlq_and_pagerduty_still_pages(
@@ -158,6 +168,7 @@ def test_a_dead_slack_webhook_goes_to_the_dlq_and_pagerduty_still_pages(
     assert record["first_attempt_at"] <= record["last_attempt_at"]
     assert record["alert"]["dedup_key"] == PAGE_KEY
     assert "misconfigured" in w.log.read_text()
+    assert_no_secrets(w, broker, receivers)
 
 
 async def committed_offset(bootstrap: str, partition: int) -> int | None:
