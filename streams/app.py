@@ -124,6 +124,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         topic_replication_factor=1,
         broker_session_timeout=10,
         broker_commit_interval=cfg.settings.commit_interval_seconds,
+        table_standby_replicas=cfg.settings.standby_replicas,
         broker_heartbeat_interval=1,
         producer_linger=0.01,
         producer_max_batch_size=262144,

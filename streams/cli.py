@@ -138,9 +138,27 @@ def cmd_send(args: argparse.Namespace) -> int:
     security = _security()
     assert isinstance(security, KafkaSecurity)
     stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
+    if not (args.batch or args.aggregate):
+        with stream:
+            sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
+        print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
+        return 0
+    from streams.client import send_outcomes
+    from streams.config import Config
+    from streams.topics import ensure_topics
+
+    cfg = _load(_configs(args.config)) if args.aggregate else None
+    assert cfg is None or isinstance(cfg, Config)
     with stream:
-        sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
-    print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
+        lines = [line for line in (raw.strip() for raw in stream) if line]
+    try:
+        asyncio.run(ensure_topics(args.broker, args.partitions, security))
+        recorded, messages = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
+    except ValueError as e:
+        print(f"send: {e}; the lines before it were sent", file=sys.stderr)
+        return 1
+    how = "pre-counted per SLO and second" if cfg else "batched"
+    print(f"sent {recorded} outcomes as {messages} messages ({how})", file=sys.stderr)
     return 0
 
 
@@ -345,6 +363,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
     s.add_argument("--broker", default=broker_default)
     s.add_argument("--partitions", type=int, default=8, help="partitions if the topic is missing")
+    s.add_argument("--batch", action="store_true", help="many raw outcomes per message")
+    s.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="count good/total per SLO and second before sending (needs the config)",
+    )
+    s.add_argument("--config", action="append", help="config files (for --aggregate)")
     s.set_defaults(fn=cmd_send)
     return p
 

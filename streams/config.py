@@ -237,6 +237,9 @@ class Settings(BaseModel):
     # How often consumed offsets are committed (Faust's default). Counting is exact whatever
     # it is; a longer interval only means more redelivery, which the tables skip, after a crash.
     commit_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.8
+    # Each table partition is also kept warm on this many other workers, so a failover does
+    # not wait for a full changelog replay.
+    standby_replicas: Annotated[int, Field(ge=0, le=8)] = 1
 
     @field_validator("bucket_seconds")
     @classmethod

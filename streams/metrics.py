@@ -16,6 +16,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._series: dict[str, set[tuple[Gauge, tuple[str, ...]]]] = {}  # per SLO, for removal
         r = self.registry
         self.budget_remaining = Gauge(
             "sloburn_error_budget_remaining_ratio",
@@ -155,18 +156,31 @@ class Metrics:
     def observe_status(self, st: SloStatus) -> None:
         """Publish one SLO's evaluation."""
         svc, slo = st.slo.service, st.slo.id
-        self.budget_remaining.labels(svc, slo).set(st.budget.remaining)
-        self.budget_consumed.labels(svc, slo).set(st.budget.consumed)
+        series = self._series.setdefault(slo, set())
+
+        def put(g: Gauge, labels: tuple[str, ...], value: float) -> None:
+            g.labels(*labels).set(value)
+            series.add((g, labels))
+
+        put(self.budget_remaining, (svc, slo), st.budget.remaining)
+        put(self.budget_consumed, (svc, slo), st.budget.consumed)
         for w in st.windows:
-            self.burn_rate.labels(svc, slo, window_label(w)).set(st.burn(w))
+            put(self.burn_rate, (svc, slo, window_label(w)), st.burn(w))
         for rs in st.rules:
-            self.alert_firing.labels(svc, slo, rs.rule.name, rs.rule.severity).set(
-                1 if rs.state.firing else 0
-            )
+            labels = (svc, slo, rs.rule.name, rs.rule.severity)
+            put(self.alert_firing, labels, 1 if rs.state.firing else 0)
         for w, seconds in st.time_to_exhaustion_s.items():
-            self.time_to_exhaustion.labels(svc, slo, window_label(w)).set(
-                math.inf if seconds is None else seconds
+            put(
+                self.time_to_exhaustion,
+                (svc, slo, window_label(w)),
+                math.inf if seconds is None else seconds,
             )
+
+    def forget_slo(self, slo_id: str) -> None:
+        """Drop an SLO's series: another worker owns it now, and two workers exporting the same
+        series with different values would be worse than one."""
+        for g, labels in self._series.pop(slo_id, set()):
+            g.remove(*labels)
 
     def forget_slos(self) -> None:
         """Drop every per-SLO series; the next evaluation tick publishes the current SLOs."""
@@ -178,6 +192,7 @@ class Metrics:
             self.time_to_exhaustion,
         ):
             g.clear()
+        self._series.clear()
 
     def observe_decision(self, service: str, decision: str) -> None:
         """Publish a service's release decision as a one-hot gauge."""

@@ -114,6 +114,18 @@ def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SL
     return slos if len(slos) == 1 else "ambiguous_slo"
 
 
+def judge(slo: SLO, ev: RawOutcome) -> bool | None:
+    """Whether one request was good for ``slo``; None when the SLO can't tell (a latency SLO
+    and no latency_ms)."""
+    good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
+    if slo.sli_type != "latency":
+        return good
+    if ev.latency_ms is None:
+        return None
+    assert slo.latency_threshold_ms is not None
+    return good and ev.latency_ms <= slo.latency_threshold_ms
+
+
 def classify(
     obj: Any,
     raw: bytes,
@@ -174,13 +186,10 @@ def classify(
             into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total, offset)
     else:
         for slo in slos:
-            good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
-            if slo.sli_type == "latency":
-                if ev.latency_ms is None:
-                    into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
-                    continue
-                assert slo.latency_threshold_ms is not None
-                good = good and ev.latency_ms <= slo.latency_threshold_ms
+            good = judge(slo, ev)
+            if good is None:
+                into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
+                continue
             into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
     into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
     if mark is None or ev.ts > mark:

@@ -26,6 +26,7 @@ FIXED_SETTINGS = (
     "bucket_seconds",
     "evaluation_interval_seconds",
     "commit_interval_seconds",
+    "standby_replicas",
 )
 
 

@@ -25,10 +25,13 @@ ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ, DECISIONS, SILENC
 def partition_for_slo(slo_id: str, partitions: int) -> int:
     """The one partition holding all state of an SLO (SLI topic, tables, alerts alike).
 
-    A stable hash we own, not the client's partitioner, so every component (and every client
-    library) agrees on it.
+    It follows the SLO's service (the part of ``<service>:<sli>`` before the colon; a bare
+    service name maps the same way), so every SLO of a service lives on one partition and so
+    on one worker: the release gate, which weighs all of a service's SLOs, then sees them all
+    when the pipeline is spread over several workers. A stable hash we own, not the client's
+    partitioner, so every component agrees on it.
     """
-    return zlib.crc32(slo_id.encode()) % partitions
+    return zlib.crc32(slo_id.split(":", 1)[0].encode()) % partitions
 
 
 async def ensure_topics(

@@ -66,6 +66,9 @@ def register(w: Wiring) -> None:
         now = time.time()
         for slo in w.cfg.slos:
             if not owned(slo):
+                if w.published.statuses.pop(slo.id, None) is not None:
+                    w.metrics.forget_slo(slo.id)  # moved to another worker
+                    w.clocks.pop(slo.id, None)
                 continue
             try:
                 await evaluate_one(slo, now)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore, block_key, owner_of_key
 from streams.models import SliRecord
 from streams.slo_math import Counts
+from streams.topics import partition_for_slo
 
 SLO = "svc:success_rate"
 BASE = 1_800_000_000
@@ -129,3 +130,12 @@ def test_newest_event_survives_in_the_blocks() -> None:
 def test_table_keys_are_partitioned_by_their_first_field() -> None:
     assert owner_of_key(block_key("svc:success_rate", BASE)) == "svc:success_rate"
     assert owner_of_key("svc:success_rate|page_1h_5m") == "svc:success_rate"
+
+
+def test_every_slo_of_a_service_lives_on_the_services_partition() -> None:
+    # The release gate weighs all SLOs of a service: with several workers they must be on one.
+    for n in (1, 4, 8, 64):
+        p = partition_for_slo("checkout-api", n)
+        assert partition_for_slo("checkout-api:success_rate", n) == p
+        assert partition_for_slo("checkout-api:latency", n) == p
+    assert len({partition_for_slo(f"svc-{i}:latency", 8) for i in range(40)}) == 8
