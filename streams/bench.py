@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streams.bench_eval import bench_memory, bench_tick
+from streams.bench_page import bench_time_to_page
+from streams.bench_pipeline import bench_pipeline
 from streams.soak import soak
 from streams.traffic import Trouble, synthetic_history
 
@@ -80,7 +83,34 @@ def bench_soak(workdir: Path, seconds: float = 180.0, rate: int = 20_000) -> dic
     return soak(config, seconds, rate)
 
 
-BENCHES = {"replay": bench_replay, "soak": bench_soak}
+def bench_pipeline_(workdir: Path) -> dict[str, Any]:
+    """Throughput of one worker against the aiokafka and Faust ceilings (streams.bench_pipeline)."""
+    return bench_pipeline(workdir)
+
+
+def bench_evaluation(workdir: Path) -> dict[str, Any]:
+    """CPU time of an evaluation tick over 1,000 SLOs (streams.bench_eval)."""
+    return bench_tick()
+
+
+def bench_memory_(workdir: Path) -> dict[str, Any]:
+    """Bucket memory per SLO after 30 days at 10-s buckets, at two traffic levels."""
+    return bench_memory(n_slos=5, days=30)
+
+
+def bench_page(workdir: Path) -> dict[str, Any]:
+    """Time to page over 20 staggered live outages (streams.bench_page)."""
+    return bench_time_to_page()
+
+
+BENCHES = {
+    "pipeline": bench_pipeline_,
+    "page": bench_page,
+    "evaluation": bench_evaluation,
+    "memory": bench_memory_,
+    "replay": bench_replay,
+    "soak": bench_soak,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from streams import topics
 from streams.app import Wiring
+from streams.evaluation import alert_event
 from streams.models import AlertEvent
 from streams.notify.delivery import Decision, deliver
 from streams.notify.ledger import after_sent, plan, repeat_due
@@ -278,5 +279,11 @@ def register(w: Wiring) -> None:
                 log.exception("repeat check of %s failed", key)
 
     async def resend(key: str, ev: AlertEvent, t: Target) -> None:
+        """Re-send a firing alert with today's numbers (the burn rates and budget of the last
+        evaluation, when this worker has one), under the same identity."""
+        st = w.published.statuses.get(ev.slo)
+        rs = next((r for r in st.rules if r.rule.name == ev.rule), None) if st else None
+        if st is not None and rs is not None and rs.state.firing:
+            ev = alert_event(st, rs, "firing")
         if await send(ev, t, repeat=True):
             w.notification_log[key] = after_sent(ev, time.time())
