@@ -2,10 +2,11 @@
 
 The embedded broker keeps everything in memory, so when it restarts its topics come back empty
 and their offsets start again at 0. The windows table skips any contribution whose source offset
-it has already applied (exactness across crashes), so without knowing that the broker was
-replaced it would skip every new event until the offsets passed the old marks. The incarnation
-is the broker's cluster id: the embedded broker gets a fresh one at every start, Apache Kafka
-keeps its own for life (its restarts lose nothing, so nothing must reset).
+it has already applied (exactness across crashes), so records read from a new incarnation must
+not be judged by the old one's marks; and the worker restarts itself in place once it sees the
+change (streams.agents.broker). The incarnation is the broker's cluster id: the embedded broker
+gets a fresh one at every start, Apache Kafka keeps its own for life (its restarts lose
+nothing, so nothing must reset).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class BrokerWatch:
         self.cluster_id: str | None = None
         self._client: AIOKafkaClient | None = None
         self._lock = asyncio.Lock()  # the timer and the windows agent both look
+        self.replaced = False  # the broker came back as another incarnation
 
     async def _connected(self) -> AIOKafkaClient:
         if self._client is None:
@@ -121,11 +123,12 @@ class BrokerWatch:
             )
         if self.cluster_id is not None and view.cluster_id != self.cluster_id:
             log.warning(
-                "broker incarnation changed (cluster id %r -> %r): its offsets start again, so "
-                "the windows table's applied-offset marks of the old incarnation no longer apply",
+                "broker incarnation changed (cluster id %r -> %r): it lost every topic, offset "
+                "and changelog; its offsets start again",
                 self.cluster_id,
                 view.cluster_id,
             )
+            self.replaced = True
         self.cluster_id = view.cluster_id
         return view
 
