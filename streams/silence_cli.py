@@ -14,7 +14,8 @@ from typing import Any
 from streams.durations import parse_duration_s
 
 
-def _call(url: str, method: str, body: Any = None, token: str = "") -> tuple[int, Any]:
+def call_json(url: str, method: str, body: Any = None, token: str = "") -> tuple[int, Any]:
+    """One JSON request (bearer token if given): (status, decoded body), error answers too."""
     req = urllib.request.Request(
         url,
         data=None if body is None else json.dumps(body).encode(),
@@ -43,7 +44,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
     token = os.environ.get("SLOBURN_TOKEN", "")
     try:
         if args.action == "list":
-            status, body = _call(base, "GET")
+            status, body = call_json(base, "GET")
         elif args.action == "add":
             matchers = {"service": args.service, "slo": args.slo, "severity": args.severity}
             request = {
@@ -51,9 +52,9 @@ def cmd_silence(args: argparse.Namespace) -> int:
                 "comment": args.comment,
                 "duration_seconds": parse_duration_s(args.duration),
             }
-            status, body = _call(base, "POST", request, token)
+            status, body = call_json(base, "POST", request, token)
         else:
-            status, body = _call(f"{base}/{args.id}", "DELETE", token=token)
+            status, body = call_json(f"{base}/{args.id}", "DELETE", token=token)
     except (urllib.error.URLError, OSError, ValueError) as e:
         print(f"silence: {getattr(e, 'reason', e)}", file=sys.stderr)
         return 2

@@ -24,6 +24,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.receivers import ReceiversThread
+from streams.silence_cli import call_json
+from streams.traffic import Scenario
 
 E2E_CONFIG = """
 services:
@@ -99,20 +101,7 @@ class Worker:
         return self.call("DELETE", path, None, token)
 
     def call(self, method: str, path: str, body: Any, token: str | None) -> tuple[int, Any]:
-        req = urllib.request.Request(
-            self.web + path,
-            data=None if body is None else orjson.dumps(body),
-            method=method,
-            headers={
-                "Content-Type": "application/json",
-                **({"Authorization": f"Bearer {token}"} if token else {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, orjson.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, orjson.loads(e.read())
+        return call_json(self.web + path, method, body, token or "")
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples matching the labels (0 if absent)."""
@@ -174,6 +163,25 @@ async def read_records(
     finally:
         await c.stop()
     return out
+
+
+def checkout_outage(
+    history_s: int = 6 * 3600, live_s: int = 15 * 60, outage_after_s: int = 120, outage_s: int = 120
+) -> Scenario:
+    """checkout-api ending now: healthy history (1 error in 20,000), then a total outage.
+
+    With the defaults on a 99.9 % SLO: burn(1h) 33x and burn(5m) > 14.4x page; burn(6h) 5.6x
+    stays under 6x, so only the 1h/5m page fires, and it resolves a few minutes later.
+    """
+    return Scenario.ending_at(
+        "checkout-api",
+        time.time(),
+        history_s=history_s,
+        live_s=live_s,
+        outage_after_s=outage_after_s,
+        outage_s=outage_s,
+        error_every=20000,
+    )
 
 
 def services_config(services: list[str]) -> str:

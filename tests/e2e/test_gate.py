@@ -18,8 +18,7 @@ from confluent_kafka import Producer
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import send_scenario
-from streams.traffic import Scenario
-from tests.e2e.conftest import Received, Worker, read_records, wait_for
+from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -172,15 +171,7 @@ def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
     w = worker(CHECKOUT)
     # 6h of healthy history, then a total outage still going on at the end: the page fires
     # (1h burn far above 14.4x) and stays firing.
-    sc = Scenario.ending_at(
-        "checkout-api",
-        time.time(),
-        history_s=6 * 3600,
-        live_s=8 * 60,
-        outage_after_s=180,
-        outage_s=10 * 60,
-        error_every=20000,
-    )
+    sc = checkout_outage(6 * 3600, 8 * 60, 180, 10 * 60)
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.05))
 
     def calls() -> list[dict]:

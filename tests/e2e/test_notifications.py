@@ -21,7 +21,7 @@ from streams.demo import send_scenario
 from streams.models import DEFAULT_SUMMARY, dedup_key
 from streams.receivers import Failure
 from streams.traffic import Scenario
-from tests.e2e.conftest import Received, Worker, read_records, wait_for
+from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,15 +62,7 @@ notifications:
 
 def outage(outage_s: int = 120, live_s: int = 15 * 60) -> Scenario:
     """6h healthy, then a total outage: the 1h/5m page fires, and resolves after it ends."""
-    return Scenario.ending_at(
-        "checkout-api",
-        time.time(),
-        history_s=6 * 3600,
-        live_s=live_s,
-        outage_after_s=120,
-        outage_s=outage_s,
-        error_every=20000,
-    )
+    return checkout_outage(6 * 3600, live_s, 120, outage_s)
 
 
 def in_background(sc: Scenario, bootstrap: str, pace_s: float) -> threading.Thread:

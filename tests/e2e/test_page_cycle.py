@@ -11,8 +11,7 @@ import pytest
 from streams.broker import EmbeddedBroker
 from streams.demo import send_scenario
 from streams.models import dedup_key
-from streams.traffic import Scenario
-from tests.e2e.conftest import Received, Worker, wait_for
+from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,15 +22,7 @@ def test_outage_triggers_one_page_and_one_resolve_with_the_same_dedup_key(
     w = worker()
     # 6h of healthy history, then a 120-s total outage: burn(1h) = 33x and burn(5m) > 14.4x
     # page; burn(6h) = 5.6x stays under 6x, so the 6h/30m page must not fire.
-    sc = Scenario.ending_at(
-        "checkout-api",
-        time.time(),
-        history_s=6 * 3600,
-        live_s=15 * 60,
-        outage_after_s=120,
-        outage_s=120,
-        error_every=20000,
-    )
+    sc = checkout_outage()
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.1))
 
     def pd(action: str) -> list[dict]:

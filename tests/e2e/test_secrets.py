@@ -5,7 +5,6 @@ webhook URL, its secret path, the routing key and the API token."""
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.request
 from collections.abc import Callable
 
@@ -15,8 +14,7 @@ from streams import topics
 from streams.broker import EmbeddedBroker
 from streams.demo import send_scenario
 from streams.receivers import SLACK_PATH
-from streams.traffic import Scenario
-from tests.e2e.conftest import E2E_CONFIG, Received, Worker, read_records, wait_for
+from tests.e2e.conftest import E2E_CONFIG, Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +39,7 @@ def test_no_secret_appears_in_logs_metrics_api_or_topics(
     # 500 once (-> retry), then both accept.
     receivers.rt.call(receivers.rt.receivers.fail_next, "slack", 404)
     receivers.rt.call(receivers.rt.receivers.fail_next, "pagerduty", 500)
-    sc = Scenario.ending_at(
-        "checkout-api",
-        time.time(),
-        history_s=6 * 3600,
-        live_s=15 * 60,
-        outage_after_s=120,
-        outage_s=120,
-        error_every=20000,
-    )
+    sc = checkout_outage()
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.1))
     wait_for(
         lambda: any(

@@ -7,7 +7,6 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,8 +15,7 @@ import pytest
 
 from streams.broker import EmbeddedBroker
 from streams.demo import send_scenario
-from streams.traffic import Scenario
-from tests.e2e.conftest import Received, Worker, wait_for
+from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -98,15 +96,7 @@ def test_the_page_shows_the_api_numbers_and_draws_the_burn_down(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
     w = worker(CONFIG)
-    sc = Scenario.ending_at(
-        "checkout-api",
-        time.time(),
-        history_s=2 * 86400,
-        live_s=10 * 60,
-        outage_after_s=120,
-        outage_s=120,
-        error_every=20000,
-    )
+    sc = checkout_outage(2 * 86400, 10 * 60, 120, 120)
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.02))
     seen: list[tuple[int, int]] = []
 
