@@ -111,9 +111,9 @@ def faust_decode_only(bootstrap: str, topic: str, n: int, workdir: Path) -> floa
         text=True,
         timeout=600,
     )
-    for line in proc.stdout.splitlines():
-        if line.startswith("decoded "):
-            return float(line.split()[-1])
+    for line in (proc.stdout + proc.stderr).splitlines():  # Faust re-logs print() to stderr
+        if "decoded " in line:
+            return float(line.split("decoded ", 1)[1].split()[2])
     raise RuntimeError(f"faust decode-only agent failed: {proc.stderr[-2000:]}")
 
 

@@ -388,11 +388,22 @@ class Config:
 
     def slo(self, slo_id: str) -> SLO | None:
         """The SLO with this id, or None."""
-        return next((s for s in self.slos if s.id == slo_id), None)
+        return self._by_id.get(slo_id)
 
     def slos_of(self, service: str) -> tuple[SLO, ...]:
-        """Every SLO measured on a service's outcomes."""
-        return tuple(s for s in self.slos if s.service == service)
+        """Every SLO measured on a service's outcomes (asked once per ingested outcome)."""
+        return self._by_service.get(service, ())
+
+    @cached_property
+    def _by_id(self) -> dict[str, SLO]:
+        return {s.id: s for s in self.slos}
+
+    @cached_property
+    def _by_service(self) -> dict[str, tuple[SLO, ...]]:
+        out: dict[str, tuple[SLO, ...]] = {}
+        for s in self.slos:
+            out[s.service] = (*out.get(s.service, ()), s)
+        return out
 
     @property
     def slicing(self) -> dict[str, tuple[int, Fraction]]:

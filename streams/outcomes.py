@@ -7,6 +7,7 @@ so it is safe as a metric label) and a human error. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +115,48 @@ def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SL
     return slos if len(slos) == 1 else "ambiguous_slo"
 
 
-def judge(slo: SLO, ev: RawOutcome) -> bool | None:
+_NUMBER = (int, float)
+
+
+@dataclass(slots=True)
+class PlainOutcome:
+    """A raw outcome that passed the plain-shape check (cheaper to build than the model)."""
+
+    service: str
+    ts: float
+    status_code: int
+    latency_ms: float | None
+    ok: bool | None
+
+
+def plain_outcome(obj: dict[str, Any]) -> PlainOutcome | None:
+    """The outcome, when it is valid in the plain shape nearly every producer sends (numbers
+    for ts and latency, no ISO time); None sends it through full validation, which gives the
+    precise reason when something is wrong. Skipping pydantic here is most of ingest's
+    per-outcome cost; a property test holds the two paths to the same answers."""
+    get = obj.get
+    service: Any = get("service")
+    ts: Any = get("ts")
+    code: Any = get("status_code")
+    latency: Any = get("latency_ms")
+    ok: Any = get("ok")
+    route: Any = get("route")
+    if not (
+        type(service) is str
+        and 0 < len(service) <= 200
+        and type(ts) in _NUMBER
+        and 0 < ts < math.inf
+        and type(code) is int
+        and 100 <= code <= 599
+        and (latency is None or (type(latency) in _NUMBER and 0 <= latency < math.inf))
+        and (ok is None or type(ok) is bool)
+        and (route is None or (type(route) is str and len(route) <= 500))
+    ):
+        return None
+    return PlainOutcome(service, float(ts), code, None if latency is None else float(latency), ok)
+
+
+def judge(slo: SLO, ev: RawOutcome | PlainOutcome) -> bool | None:
     """Whether one request was good for ``slo``; None when the SLO can't tell (a latency SLO
     and no latency_ms)."""
     good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
@@ -145,13 +187,19 @@ def classify(
     if not isinstance(obj, dict):
         return Rejection("not_an_object", "expected a JSON object per outcome", raw)
     is_aggregate = "good" in obj or "total" in obj
-    try:
-        ev: RawOutcome | AggregateOutcome = (
-            AggregateOutcome.model_validate(obj) if is_aggregate else RawOutcome.model_validate(obj)
-        )
-    except ValidationError as e:
-        reason, error = _reason_for(e)
-        return Rejection(reason, error, raw)
+    ev: RawOutcome | PlainOutcome | AggregateOutcome | None = (
+        None if is_aggregate else plain_outcome(obj)
+    )
+    if ev is None:
+        try:
+            ev = (
+                AggregateOutcome.model_validate(obj)
+                if is_aggregate
+                else RawOutcome.model_validate(obj)
+            )
+        except ValidationError as e:
+            reason, error = _reason_for(e)
+            return Rejection(reason, error, raw)
     slos = cfg.slos_of(ev.service)
     if not slos:
         return Rejection(

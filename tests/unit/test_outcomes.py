@@ -7,11 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config import Config, load_config
-from streams.outcomes import REASONS, Aggregate, Rejection, ingest_message
+from streams.models import RawOutcome
+from streams.outcomes import REASONS, Aggregate, Rejection, ingest_message, plain_outcome
 
 NOW = 1_795_514_400.0  # 2026-11-24T10:00:00Z
 T = NOW - 60  # a recent event time
@@ -444,3 +445,50 @@ def test_contributions_stay_apart_per_source_message(cfg: Config) -> None:
     ingest_message(msg(outcome(ts=1000.0)), cfg, NOW, agg, {}, offset=7)
     ingest_message(msg(outcome(ts=1001.0, status_code=503)), cfg, NOW, agg, {}, offset=8)
     assert agg.contributions("checkout-api:success_rate") == [(7, 1000, 0, 1), (8, 1000, 1, 1)]
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=210),
+    st.sampled_from(["2026-11-24T10:00:00Z", "", "a" * 201, "a" * 200]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "service": _values,
+            "ts": _values,
+            "status_code": _values,
+            "latency_ms": _values,
+            "ok": _values,
+            "route": _values,
+            "extra": _values,
+        },
+    )
+)
+def test_the_plain_shape_fast_path_never_accepts_what_full_validation_rejects(obj: dict) -> None:
+    fast = plain_outcome(obj)
+    if fast is None:
+        return  # full validation decides
+    full = RawOutcome.model_validate(obj)
+    assert (fast.service, fast.ts, fast.status_code, fast.latency_ms, fast.ok) == (
+        full.service,
+        full.ts,
+        full.status_code,
+        full.latency_ms,
+        full.ok,
+    )
+
+
+def test_the_fast_path_takes_the_usual_shapes() -> None:
+    assert plain_outcome({"service": "a", "ts": 1795547000, "status_code": 200}) is not None
+    assert (
+        plain_outcome({"service": "a", "ts": 1.5, "status_code": 503, "latency_ms": 3}) is not None
+    )
+    assert plain_outcome({"service": "a", "ts": "2026-11-24T10:00:00Z", "status_code": 200}) is None
