@@ -127,6 +127,9 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         table_standby_replicas=cfg.settings.standby_replicas,
         broker_heartbeat_interval=1,
         producer_linger=0.01,
+        # Per partition per fetch. Faust's 1 MiB default starved ingest of 100-outcome
+        # messages (measured: 130k outcomes/s; 230k with 8 MiB, no gain beyond).
+        consumer_max_fetch_size=8 * 2**20,
         producer_max_batch_size=262144,
         autodiscover=False,
         web_enabled=True,

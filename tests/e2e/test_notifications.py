@@ -5,6 +5,9 @@ of receivers, a dead Slack webhook, kill -9 between a 202 and the offset commit,
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from streams.demo import send_scenario
 from streams.models import DEFAULT_SUMMARY, dedup_key
 from streams.receivers import Failure
 from streams.traffic import Scenario
+from tests.conftest import ROOT
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -237,8 +241,25 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
     assert len(accepted(receivers, "pagerduty", event_action="resolve")) == 1
     assert [t.split(":")[0] for _, t in slack_texts(receivers)][-1] == "RESOLVED"
 
-    status, expired = w.delete(f"/v1/silences/{silence['id']}", token)
-    assert (status, expired["status"]) == (200, "expired")
+    assert w.delete(f"/v1/silences/{silence['id']}", "tok-wrong")[0] == 401
+
+    def cli(*args: str, token: str = "") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SLOBURN_TOKEN": token}
+        return subprocess.run(
+            [sys.executable, "-m", "streams.cli", "silence", "--url", w.web, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+            cwd=ROOT,
+        )
+
+    listed = cli("list")
+    assert listed.returncode == 0 and f"{silence['id']}  active" in listed.stdout
+    assert cli("expire", silence["id"]).returncode == 1  # no token
+    expired = cli("expire", silence["id"], token=token)
+    assert expired.returncode == 0 and f"{silence['id']}  expired" in expired.stdout
+    assert w.get("/v1/silences")["silences"][0]["status"] == "expired"
     decisions = asyncio.run(read_records(broker.bootstrap, topics.DECISIONS, settle_s=1.0))
     kinds = [orjson.loads(v)["kind"] for _, v in decisions]
     assert "silence" in kinds and "silence_expired" in kinds
