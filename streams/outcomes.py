@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from streams.buckets import floor_to
 from streams.config import SLO, Config
 from streams.models import AggregateOutcome, RawOutcome, SliRecord
 
@@ -68,7 +67,7 @@ class Aggregate:
 
     def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int, offset: int) -> None:
         """Fold one contribution of source message ``offset`` in (bucket by event time)."""
-        key = (offset, floor_to(ts, bucket_s))
+        key = (offset, int(ts // bucket_s) * bucket_s)  # floor_to, inlined: hot path
         cell = self.counts.setdefault(slo_id, {}).setdefault(key, [0, 0])
         cell[0] += bad
         cell[1] += total
@@ -168,9 +167,13 @@ def judge(slo: SLO, ev: RawOutcome | PlainOutcome) -> bool | None:
     return good and ev.latency_ms <= slo.latency_threshold_ms
 
 
+def _reject(obj: Any, raw: bytes | None, reason: str, error: str) -> Rejection:
+    return Rejection(reason, error, raw if raw is not None else orjson.dumps(obj))
+
+
 def classify(
     obj: Any,
-    raw: bytes,
+    raw: bytes | None,
     cfg: Config,
     now: float,
     into: Aggregate,
@@ -183,9 +186,12 @@ def classify(
     holds the newest accepted event time per service; an event older than that minus the
     allowed lateness is rejected as ``late`` (its buckets may already be compacted or expired),
     a later one updates its own bucket. ``offset`` is the source message's (Kafka offset).
+    ``raw`` is the outcome's own bytes for the DLQ; None: encode ``obj`` if it is rejected
+    (most are not, and encoding every element of a batched message costs).
     """
+
     if not isinstance(obj, dict):
-        return Rejection("not_an_object", "expected a JSON object per outcome", raw)
+        return _reject(obj, raw, "not_an_object", "expected a JSON object per outcome")
     is_aggregate = "good" in obj or "total" in obj
     ev: RawOutcome | PlainOutcome | AggregateOutcome | None = (
         None if is_aggregate else plain_outcome(obj)
@@ -199,36 +205,39 @@ def classify(
             )
         except ValidationError as e:
             reason, error = _reason_for(e)
-            return Rejection(reason, error, raw)
+            return _reject(obj, raw, reason, error)
     slos = cfg.slos_of(ev.service)
     if not slos:
-        return Rejection(
-            "unknown_service", f"service: {ev.service!r} has no SLO in the loaded config", raw
+        return _reject(
+            obj, raw, "unknown_service", f"service: {ev.service!r} has no SLO in the loaded config"
         )
     if ev.ts > now + cfg.settings.max_future_seconds:
-        return Rejection(
+        return _reject(
+            obj,
+            raw,
             "future_timestamp",
             f"ts: {ev.ts:.3f} is more than {cfg.settings.max_future_seconds}s ahead of now",
-            raw,
         )
     lateness = cfg.settings.allowed_lateness_seconds
     mark = watermarks.get(ev.service)
     if mark is not None and ev.ts < mark - lateness:
-        return Rejection(
+        return _reject(
+            obj,
+            raw,
             "late",
             f"ts: {ev.ts:.3f} is {mark - ev.ts:.0f}s behind the newest event of {ev.service!r}; "
             f"allowed lateness is {lateness}s",
-            raw,
         )
     bucket_s = cfg.settings.bucket_seconds
     if isinstance(ev, AggregateOutcome):
         chosen = _slos_for_aggregate(ev, slos)
         if isinstance(chosen, str):
-            return Rejection(
+            return _reject(
+                obj,
+                raw,
                 chosen,
                 f"slo: expected one of {[s.id for s in slos]} for pre-counted outcomes, "
                 f"got {ev.slo!r}",
-                raw,
             )
         for slo in chosen:
             into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total, offset)
@@ -245,8 +254,9 @@ def classify(
     return None
 
 
-def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes]] | Rejection:
-    """The outcomes of one message with each one's own bytes (for the DLQ), or why not."""
+def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes | None]] | Rejection:
+    """The outcomes of one message, each with its own bytes for the DLQ (None for an element
+    of an array: encoded only if it is rejected), or why the message can't be read."""
     if len(raw) > max_bytes:
         return Rejection(
             "too_large", f"(message): {len(raw)} bytes, expected at most {max_bytes}", raw
@@ -256,7 +266,7 @@ def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes]]
     except orjson.JSONDecodeError as e:
         return Rejection("invalid_json", f"(message): not valid JSON: {e}", raw)
     if isinstance(doc, list):
-        return [(obj, orjson.dumps(obj)) for obj in doc]
+        return [(obj, None) for obj in doc]
     return [(doc, raw)]
 
 

@@ -334,7 +334,7 @@ def run(
                 while ts > next_t:
                     evaluate(next_t)
                     next_t += every
-            backend.add(obj, raw)
+            backend.add(obj, raw if raw is not None else orjson.dumps(obj))
     if next_t is not None:
         evaluate(next_t)
     return evaluations
