@@ -281,6 +281,8 @@ def register(w: Wiring) -> None:
     async def resend(key: str, ev: AlertEvent, t: Target) -> None:
         """Re-send a firing alert with today's numbers (the burn rates and budget of the last
         evaluation, when this worker has one), under the same identity."""
+        if silenced(ev, time.time()):
+            return  # silenced since the repeat was scheduled
         st = w.published.statuses.get(ev.slo)
         rs = next((r for r in st.rules if r.rule.name == ev.rule), None) if st else None
         if st is not None and rs is not None and rs.state.firing:

