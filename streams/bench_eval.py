@@ -15,6 +15,7 @@ from streams.buckets import BucketStore
 from streams.config import Config, load_config
 from streams.evaluation import Evaluator
 from streams.models import SliRecord
+from streams.traffic import fleet_config
 
 T0 = 1_790_812_800  # 2026-10-01T00:00:00Z
 BUCKET_S = 10
@@ -22,13 +23,9 @@ BUCKET_S = 10
 
 def fleet(n: int) -> Config:
     """``n`` services, one 99.9 % success-rate SLO each, with the Workbook's four rules."""
-    body = "".join(
-        f"  svc-{i:04d}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-        for i in range(n)
-    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fleet.yaml"
-        path.write_text(f"services:\n{body}")
+        path.write_text(fleet_config(f"svc-{i:04d}" for i in range(n)))
         return load_config([path], env={})
 
 

@@ -27,22 +27,19 @@ from streams.demo import start_worker, stop_process, wait_healthy
 from streams.models import dedup_key
 from streams.receivers import ReceiversThread
 from streams.replay import InProcess
+from streams.traffic import fleet_config
 
 RULE = "fast_burn"
 PER_SECOND = 50  # requests per service per second
 
 
 def config_text(services: list[str]) -> str:
-    body = "".join(
-        f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-        f"    alerts:\n      {RULE}: {{window_minutes: 60, short_window_minutes: 5, "
-        "threshold: 14.4}\n"
-        for s in services
-    )
-    return (
-        f"services:\n{body}settings:\n  partitions: 8\nnotifications:\n"
+    return fleet_config(
+        services,
+        alerts=f"      {RULE}: {{window_minutes: 60, short_window_minutes: 5, threshold: 14.4}}\n",
+        tail="settings:\n  partitions: 8\nnotifications:\n"
         "  pagerduty_routing_key: ${PAGERDUTY_ROUTING_KEY}\n"
-        "  pagerduty_events_url: ${PAGERDUTY_EVENTS_URL}\n"
+        "  pagerduty_events_url: ${PAGERDUTY_EVENTS_URL}\n",
     )
 
 

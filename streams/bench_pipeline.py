@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
+from streams.traffic import fleet_config
 
 PARTITIONS = 8
 SERVICES = [f"bench-{i:02d}" for i in range(20)]
@@ -139,11 +140,7 @@ def sloburn_run(bootstrap: str, web: str, batch: list[tuple[bytes, bytes]], obje
 
 
 def config_text() -> str:
-    body = "".join(
-        f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-        for s in SERVICES
-    )
-    return f"services:\n{body}settings:\n  partitions: {PARTITIONS}\n"
+    return fleet_config(SERVICES, tail=f"settings:\n  partitions: {PARTITIONS}\n")
 
 
 def bench_pipeline(workdir: Path, n_one: int = 100_000, n_batched: int = 20_000) -> dict[str, Any]:

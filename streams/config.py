@@ -335,7 +335,7 @@ class Notifications(BaseModel):
                 self.slack_webhook_url if short == "slack" else self.pagerduty_routing_key
             ):
                 raise ValueError(f"receivers.{short}: defined twice (also by the short form)")
-        names = set(self.all_receivers())
+        names = set(self.receivers_by_name)
         for i, route in enumerate(self.routes):
             for name in route.receivers:
                 if name not in names:
@@ -346,8 +346,10 @@ class Notifications(BaseModel):
             _check_template(getattr(self, attr), attr)
         return self
 
-    def all_receivers(self) -> dict[str, Receiver]:
-        """Declared receivers plus those of the short form whose secret is set."""
+    @cached_property
+    def receivers_by_name(self) -> dict[str, Receiver]:
+        """Declared receivers plus those of the short form whose secret is set (built once:
+        routing asks for them on every alert)."""
         out = dict(self.receivers)
         if self.slack_webhook_url:
             out.setdefault("slack", Receiver(type="slack", webhook_url=self.slack_webhook_url))

@@ -6,7 +6,7 @@ outcomes) with their event times, deterministic for a given start time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -167,3 +167,17 @@ def example_history() -> Iterator[bytes]:
         ),
         requests_per_step=10000,
     )
+
+
+def fleet_config(services: Iterable[str], alerts: str = "", tail: str = "") -> str:
+    """Config text with one 99.9 % / 30-day success-rate SLO per service (benchmarks, tests).
+
+    ``alerts`` is the YAML body of each service's ``alerts:`` (indented 6 spaces; empty: the
+    Workbook's default rules); ``tail`` follows the services (``settings``, ``notifications``).
+    """
+    rules = f"    alerts:\n{alerts}" if alerts else ""
+    body = "".join(
+        f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n{rules}"
+        for s in services
+    )
+    return f"services:\n{body}{tail}"

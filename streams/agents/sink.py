@@ -68,7 +68,7 @@ def register(w: Wiring) -> None:
     acking: set[asyncio.Future[None]] = set()  # events whose deliveries are under way
 
     def secrets() -> list[str]:
-        return [r.secret for r in w.cfg.notifications.all_receivers().values()]
+        return [r.secret for r in w.cfg.notifications.receivers_by_name.values()]
 
     def links(ev: AlertEvent) -> dict[str, str]:
         n = w.cfg.notifications
@@ -271,7 +271,7 @@ def register(w: Wiring) -> None:
                     ),
                     None,
                 )
-                if t is None or (ev.dedup_key, name) in {(d, n) for n, d in chains}:
+                if t is None or (name, ev.dedup_key) in chains:  # one is under way
                     continue
                 if repeat_due(entry, now, t.repeat_interval_s, silenced(ev, now)):
                     chained(name, ev.dedup_key, resend(key, ev, t))

@@ -28,7 +28,7 @@ class Target:
 
 def default_routes(notes: Notifications) -> tuple[Route, ...]:
     """No routes configured: pages to PagerDuty and Slack, tickets to Slack."""
-    rs = notes.all_receivers()
+    rs = notes.receivers_by_name
     pd = tuple(n for n, r in rs.items() if r.type == "pagerduty")
     slack = tuple(n for n, r in rs.items() if r.type == "slack")
     out = []
@@ -76,7 +76,7 @@ def _target(
 def _channel_targets(
     notes: Notifications, slo: SLO, severity: str, route: Route | None
 ) -> list[Target]:
-    rs = notes.all_receivers()
+    rs = notes.receivers_by_name
     slack = next((n for n, r in rs.items() if r.type == "slack"), None)
     pd = next((n for n, r in rs.items() if r.type == "pagerduty"), None)
     out: list[Target] = []
@@ -101,7 +101,7 @@ def targets(
     if slo is not None and policy and policy.channels and (not policy.when or rule in policy.when):
         found = _channel_targets(notes, slo, severity, routes[0] if routes else None)
     else:
-        rs = notes.all_receivers()
+        rs = notes.receivers_by_name
         found = [_target(n, rs[n], r) for r in routes for n in r.receivers if n in rs]
     seen: set[str] = set()
     out = []

@@ -25,7 +25,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.receivers import ReceiversThread
 from streams.silence_cli import call_json
-from streams.traffic import Scenario
+from streams.traffic import Scenario, fleet_config
 
 E2E_CONFIG = """
 services:
@@ -186,14 +186,7 @@ def checkout_outage(
 
 def services_config(services: list[str]) -> str:
     """A config with one 99.9 % success-rate SLO per service, on 4 partitions."""
-    return (
-        "services:\n"
-        + "".join(
-            f"  {s}:\n    sli_type: success_rate\n    target: 0.999\n    window_days: 30\n"
-            for s in services
-        )
-        + "settings:\n  partitions: 4\n"
-    )
+    return fleet_config(services, tail="settings:\n  partitions: 4\n")
 
 
 def totals(w: Worker) -> dict[str, tuple[int, int]]:
