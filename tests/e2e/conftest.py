@@ -139,8 +139,13 @@ def worker(
     finally:
         for proc, log in procs:
             stop_process(proc)
-            tail = log.read_text(errors="replace").splitlines()[-40:]
-            print(f"--- {log.name} (last 40 lines) ---", *tail, sep="\n")
+            lines = log.read_text(errors="replace").splitlines()
+            # Faust's own service start/stop lines ("[^--...]") bury what sloburn said.
+            ours = [line for line in lines if "[^" not in line][-60:]
+            print(
+                f"--- {log.name} (last 60 lines without Faust's service lines) ---", *ours, sep="\n"
+            )
+            print(f"--- {log.name} (last 10 lines) ---", *lines[-10:], sep="\n")
 
 
 async def read_records(
