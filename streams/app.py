@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.serializers import codecs
 
 from streams import topics
 from streams.broker_watch import BrokerWatch
-from streams.buckets import BucketStore, owner_of_key
+from streams.buckets import BucketStore, decode_block, encode_block, owner_of_key
 from streams.clocks import SloClock
 from streams.config import Config
 from streams.evaluation import Evaluator
@@ -30,6 +31,20 @@ class SloTable(faust.Table):
 
     def partition_for_key(self, key: Any) -> int | None:
         return topics.partition_for_slo(owner_of_key(str(key)), self.partitions or 1)
+
+
+class BlockCodec(codecs.Codec):
+    """Bucket blocks hold packed cell arrays, which Faust's json codec cannot write."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return encode_block(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return decode_block(s)
+
+
+BLOCK_CODEC = "sloburn-block"
+codecs.register(BLOCK_CODEC, BlockCodec())
 
 
 @dataclass(frozen=True)
@@ -95,18 +110,20 @@ class Wiring:
     throughput: Throughput = field(default_factory=Throughput)
 
 
-def _slo_table(app: faust.App, name: str, partitions: int, help_text: str) -> Any:
-    return app.tables.add(
-        SloTable(
-            app,
-            name=name,
-            default=None,
-            beacon=app.tables.beacon,
-            partitions=partitions,
-            key_type=str,  # json-serialised keys and values (Faust default codec)
-            help=help_text,
-        )
+def _slo_table(
+    app: faust.App, name: str, partitions: int, help_text: str, codec: str = "json"
+) -> Any:
+    table = SloTable(
+        app,
+        name=name,
+        default=None,
+        beacon=app.tables.beacon,
+        partitions=partitions,
+        key_type=str,  # json-serialised keys
+        help=help_text,
     )
+    table.value_serializer = codec  # before its store and changelog topic exist
+    return app.tables.add(table)
 
 
 def build_app(cfg: Config, rt: Runtime) -> Wiring:
@@ -148,7 +165,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         )
 
     buckets = BucketStore(
-        _slo_table(app, "buckets", n, "Event-time buckets per SLO and hour"),
+        _slo_table(app, "buckets", n, "Event-time buckets per SLO, hour and day", BLOCK_CODEC),
         cfg.settings.bucket_seconds,
         cfg.slicing,
     )

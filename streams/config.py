@@ -52,6 +52,9 @@ WORKBOOK_RULES: tuple[tuple[str, int, int, float, Severity], ...] = (
 
 # Windows whose burn rates project budget exhaustion (seconds): 1h and 6h.
 EXHAUSTION_WINDOWS_S = (3600, 6 * 3600)
+# Windows up to this long sum 10-s base cells; longer ones (the Workbook's 1d and 3d) 15-minute
+# roll-ups. The Workbook's page windows (5m-6h) stay exact to the bucket.
+BASE_WINDOW_MAX_S = 6 * 3600
 
 # A seed-style rule names only one window; without an explicit severity, burns at or above this
 # page (the Workbook pages at 14.4 and 6, and tickets at 3 and 1).
@@ -195,8 +198,10 @@ class SLO:
 
     @cached_property
     def base_horizon_s(self) -> int:
-        """How far back base-resolution cells are needed: the longest rolling window."""
-        return max(self.windows_s)
+        """How far back base-resolution cells are needed: the longest window of at most
+        BASE_WINDOW_MAX_S. Longer windows add 15-minute roll-ups, whose edge moves in 15-minute
+        steps: under 1 % of a day, and it keeps an SLO's memory a few hours of 10-s cells."""
+        return max((w for w in self.windows_s if w <= BASE_WINDOW_MAX_S), default=0)
 
     @cached_property
     def retention_s(self) -> int:
@@ -204,7 +209,7 @@ class SLO:
         if self.calendar is not None:
             return (31 if self.calendar == "month" else 7) * 86400 + 3600
         assert self.window_days is not None
-        return max(self.window_days * 86400, self.base_horizon_s)
+        return max(self.window_days * 86400, *self.windows_s)
 
     def budget_window(self, t: float) -> tuple[float, int]:
         """The SLO window at t: its start (unix s) and length (s). Rolling windows end at t;

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore, block_key, owner_of_key
+from streams.buckets import (
+    BLOCK_S,
+    DAY_S,
+    ROLLUP_S,
+    BucketStore,
+    block_key,
+    day_key,
+    decode_block,
+    encode_block,
+    owner_of_key,
+)
 from streams.models import SliRecord
 from streams.slo_math import Counts
 from streams.topics import partition_for_slo
@@ -105,19 +117,49 @@ def test_a_batch_writes_each_block_once() -> None:
     assert sorted(writes) == [block_key(SLO, BASE)]
 
 
-def test_maintain_expires_old_blocks_and_compacts_base_cells_keeping_rollups() -> None:
+def test_maintain_moves_old_hours_into_their_day_keeping_rollups_and_expires_older() -> None:
+    day = BASE - BASE % DAY_S
     store = BucketStore({}, 10)
     for h in range(5):
-        store.apply([SliRecord(SLO, [(h, BASE + h * BLOCK_S + 910, 1, 2)], BASE, 0)])
-    store.maintain(SLO, compact_before=BASE + 4 * BLOCK_S, expire_before=BASE + 2 * BLOCK_S + 5)
-    assert sorted(store.keys_of(SLO)) == [block_key(SLO, BASE + h * BLOCK_S) for h in (2, 3, 4)]
-    assert "c" not in store.blocks[block_key(SLO, BASE + 3 * BLOCK_S)]
-    assert "c" in store.blocks[block_key(SLO, BASE + 4 * BLOCK_S)]
-    # Roll-up sums still answer over compacted hours; base cells there are an error, not a 0.
-    end = BASE + 5 * BLOCK_S
-    assert store.range(SLO, BASE + 3 * BLOCK_S + 899, end, ROLLUP_S) == Counts(2, 4)
+        store.apply([SliRecord(SLO, [(h, day + h * BLOCK_S + 910, 1, 2)], day, 0)])
+    store.maintain(SLO, compact_before=day + 4 * BLOCK_S, expire_before=day + BLOCK_S)
+    # Hour 0 expired, hours 1-3 moved into the day block, hour 4 keeps its base cells.
+    assert sorted(store.keys_of(SLO)) == [block_key(SLO, day + 4 * BLOCK_S), day_key(SLO, day)]
+    # Roll-up sums still answer over moved hours; base cells there are an error, not a 0.
+    end = day + 5 * BLOCK_S
+    assert store.range(SLO, day - 1, end, ROLLUP_S) == Counts(4, 8)
+    assert store.range(SLO, day + 3 * BLOCK_S + 899, end, ROLLUP_S) == Counts(2, 4)
+    assert store.hours(SLO, day, end) == [(day + h * BLOCK_S, 1, 2) for h in range(1, 5)]
     with pytest.raises(LookupError):
-        store.range(SLO, BASE + 3 * BLOCK_S + 899, end, 10)
+        store.range(SLO, day + 3 * BLOCK_S + 899, end, 10)
+    assert store.range(SLO, day + 4 * BLOCK_S, end, 10) == Counts(1, 2)
+    # The day expires as a whole once its end is out of reach.
+    store.maintain(SLO, compact_before=day + 4 * BLOCK_S, expire_before=day + DAY_S - 1)
+    assert sorted(store.keys_of(SLO)) == [day_key(SLO, day)]
+    store.maintain(SLO, compact_before=day + 4 * BLOCK_S, expire_before=day + DAY_S)
+    assert list(store.keys_of(SLO)) == []
+
+
+def test_a_moved_hour_still_skips_redeliveries_and_takes_late_counts() -> None:
+    day = BASE - BASE % DAY_S
+    store = BucketStore({}, 10)
+    first = SliRecord(SLO, [(7, day + 100, 1, 5)], day + 100, 0)
+    store.apply([first])
+    store.maintain(SLO, compact_before=day + 2 * BLOCK_S, expire_before=0)
+    assert store.apply([first]) == 1  # redelivered after the move: the day's marks know it
+    store.apply([SliRecord(SLO, [(8, day + 200, 2, 2)], day + 200, 0)])  # a backlog message
+    assert sorted(store.keys_of(SLO)) == [day_key(SLO, day)]  # no hour block comes back
+    assert store.range(SLO, day - 1, day + BLOCK_S, ROLLUP_S) == Counts(3, 7)
+    assert store.newest_event(SLO) == day + 200
+
+
+def test_blocks_survive_their_changelog_encoding() -> None:
+    store = BucketStore({}, 10, {SLO: (60, Fraction("0.9"))})
+    store.apply([SliRecord(SLO, [(1, BASE, 3, 4), (2, BASE + 70, 0, 9)], BASE + 75, 0)])
+    store.maintain(SLO, compact_before=BASE - BASE % BLOCK_S, expire_before=0)
+    for key, block in store.blocks.items():
+        again = decode_block(encode_block(block))
+        assert again == block and type(again["c"]) is type(block["c"]), key
 
 
 def test_newest_event_survives_in_the_blocks() -> None:

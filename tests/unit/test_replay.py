@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from streams.buckets import ROLLUP_S, floor_to
-from streams.config import load_alert_policy, load_config
+from streams.config import BASE_WINDOW_MAX_S, load_alert_policy, load_config
 from streams.replay import InProcess, replay_file, replay_incidents
 from streams.traffic import EXAMPLE_START, example_history
 
@@ -94,8 +94,12 @@ def test_burn_rate_rows_equal_brute_force_sums_over_the_file(replayed: tuple[Pat
     sample = rows[:: max(1, len(rows) // 400)]  # ~400 rows across the whole timeline
     for r in sample:
         t, w = r["ts"], r["window_s"]
+        res = 10 if w <= BASE_WINDOW_MAX_S else ROLLUP_S  # 10-s buckets or 15-minute cells
+        # Events up to t (those the replay applied before evaluating at t), by cell start.
         mine = [
-            e for e in events if e["service"] == r["service"] and t - w < floor_to(e["ts"], 10) <= t
+            e
+            for e in events
+            if e["service"] == r["service"] and e["ts"] <= t and t - w < floor_to(e["ts"], res) <= t
         ]
         bad = sum(e["total"] - e["good"] for e in mine)
         total = sum(e["total"] for e in mine)

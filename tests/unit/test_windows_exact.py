@@ -138,7 +138,9 @@ def test_every_window_and_the_budget_window_equal_brute_force(
             applied.append((ts, bad, total))
         window_counts, budget_c, length = ev.counts(slo, t)
         for w in slo.windows_s:
-            expected = brute(applied, t - w, t, BUCKET_S)
+            # Windows up to the base horizon are exact to the 10-s bucket, longer ones to the
+            # 15-minute roll-up cell.
+            expected = brute(applied, t - w, t, BUCKET_S if w <= slo.base_horizon_s else ROLLUP_S)
             assert window_counts(w) == expected, (w, t)
             ratio = expected.bad / expected.total / 0.001 if expected.total else 0.0
             assert burn_rate(window_counts(w), slo.target) == pytest.approx(ratio, rel=1e-12)
@@ -171,3 +173,19 @@ def test_leap_february_is_29_days() -> None:
     assert ev.counts(slo, datetime(2028, 2, 15, tzinfo=ZoneInfo("UTC")).timestamp())[2] == (
         29 * 86400
     )
+
+
+def test_page_windows_count_10_s_buckets_and_day_windows_15_minute_cells() -> None:
+    slo = slo_for(None, "UTC")
+    store = BucketStore({}, BUCKET_S)
+    ev = Evaluator(store, {}, LATENESS_S)
+    t = 1_800_000_000.0 + 86400 + 5 * 60  # 5 minutes into a 15-minute cell
+    # Two minutes past the 1d and 6h edges: inside both windows by 10-s buckets; by roll-up
+    # cell, the 1d window's oldest cell starts 10 minutes past its edge, so it falls out.
+    for offset, ts in enumerate((t - 86400 + 120, t - 6 * 3600 + 120)):
+        store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), 1, 1)], ts, 0)])
+    window_counts, _, _ = ev.counts(slo, t)
+    assert slo.base_horizon_s == 6 * 3600
+    assert window_counts(6 * 3600) == Counts(1, 1)
+    assert window_counts(86400) == Counts(1, 1)  # the 6h event; the edge one is out
+    assert brute([(t - 86400 + 120, 1, 1)], t - 86400, t, BUCKET_S) == Counts(1, 1)
