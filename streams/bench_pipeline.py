@@ -130,10 +130,11 @@ def progress(web: str) -> dict[str, Any] | None:
 
 
 def sloburn_rate(workdir: Path, kind: str, batch: list[tuple[bytes, bytes]]) -> float:
-    """Outcomes/s of a fresh worker over ``batch``, produced before it starts (as the ceilings
+    """Messages/s of a fresh worker over ``batch``, produced before it starts (as the ceilings
     read theirs: a producer on these two cores would slow the worker it is measured against),
     from the first outcome it counted to every object judged and every SLI record applied."""
-    expected = len(batch) * outcomes_in(kind)
+    per_message = PER_BATCH if kind == "batched" else 1  # JSON objects the worker counts
+    expected = len(batch) * per_message
     broker = EmbeddedBroker(free_port(), log_file=workdir / f"broker-{kind}.log").start()
     try:
         asyncio.run(create(broker.bootstrap, [topics.OUTCOMES, topics.SLI]))
@@ -162,9 +163,9 @@ def sloburn_rate(workdir: Path, kind: str, batch: list[tuple[bytes, bytes]]) -> 
                     if first is None:
                         first = (now, p["outcomes"])
                     elif p["outcomes"] >= expected and p["sli_applied"] == p["sli_sent"]:
-                        return (expected - first[1]) / (now - first[0])
+                        return (expected - first[1]) / (now - first[0]) / per_message
                 time.sleep(0.02)
-            raise RuntimeError(f"the worker did not count {expected} outcomes within 10 minutes")
+            raise RuntimeError(f"the worker did not count {expected} objects within 10 minutes")
         finally:
             stop_process(proc)
     finally:
@@ -204,8 +205,8 @@ def bench_pipeline(workdir: Path, n_one: int = 100_000, n_batched: int = 20_000)
             broker.stop()
         for kind, load in loads.items():
             rate = sloburn_rate(t, kind, load)
-            figures[f"sloburn_{kind}_msgs_per_s"] = round(rate / outcomes_in(kind))
-            figures[f"sloburn_{kind}_outcomes_per_s"] = round(rate)
+            figures[f"sloburn_{kind}_msgs_per_s"] = round(rate)
+            figures[f"sloburn_{kind}_outcomes_per_s"] = round(rate * outcomes_in(kind))
     figures["ratio_one_vs_faust_decode"] = round(
         figures["sloburn_one_msgs_per_s"] / figures["ceiling_faust_decode_only_msgs_per_s"], 2
     )
