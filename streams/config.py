@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from streams.models import DEFAULT_SUMMARY, SUMMARY_FIELDS
+from streams.models import DEFAULT_SUMMARY, NO_DATA_RULE, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
 SliType = Literal["success_rate", "latency"]
@@ -148,6 +148,8 @@ class AlertRule:
     short_window_s: int
     burn: Fraction
     resolve_after_s: int = 0
+    # "no_data": fires when its window holds no event at all (burn and thresholds unused).
+    kind: Literal["burn", "no_data"] = "burn"
 
     @cached_property
     def burn_parts(self) -> tuple[int, int]:
@@ -332,6 +334,9 @@ class Notifications(BaseModel):
     summary_template: str = DEFAULT_SUMMARY
     deadline_seconds: Annotated[float, Field(gt=0, le=86400)] = 300
     attempt_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10
+    # Alertmanager-style inhibition: while a page of an SLO fires, its tickets are held (and
+    # delivered when the page resolves if they still fire); resolves are never held.
+    inhibit_tickets_while_paging: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Notifications:
@@ -495,6 +500,16 @@ class _SloWindow(_Strict):
     budgeting_method: Literal["occurrences", "timeslices"] = "occurrences"
     timeslice_window_seconds: Annotated[int, Field(gt=0, le=900)] | None = None
     timeslice_target: Annotated[float, Field(gt=0, le=1)] | None = None
+    # A `no_data` ticket when the SLO has had no event for this long (a silent producer or a
+    # broken pipeline looks like a perfect SLO otherwise). Off unless set.
+    no_data_minutes: Annotated[float, Field(gt=0, le=7 * 1440)] | None = None
+
+    def no_data_rules(self, bucket_s: int) -> tuple[AlertRule, ...]:
+        """The no-data ticket rule, when asked for."""
+        if self.no_data_minutes is None:
+            return ()
+        w = _whole_buckets(Fraction(str(self.no_data_minutes)) * 60, bucket_s)
+        return (AlertRule(NO_DATA_RULE, "ticket", w, w, Fraction(0), kind="no_data"),)
 
     @model_validator(mode="after")
     def _one_window(self) -> _SloWindow:
@@ -535,6 +550,12 @@ class ServiceEntry(_SloWindow):
     success_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     latency_threshold_ms: Annotated[float, Field(gt=0)] | None = None
     enforcement: Enforcement = Enforcement()
+
+    @model_validator(mode="after")
+    def _no_data_name_free(self) -> ServiceEntry:
+        if self.no_data_minutes is not None and NO_DATA_RULE in (self.alerts or {}):
+            raise ValueError(f"alert rule name {NO_DATA_RULE!r} is taken by no_data_minutes")
+        return self
 
 
 # Service names key tables ("name|...") and topics: no "|", no whitespace or control characters.
@@ -637,7 +658,7 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             sli_type=svc.sli_type,
             target=Fraction(str(svc.target)),
             window_days=svc.window_days,
-            alerts=_rules(svc.alerts, bucket_s),
+            alerts=_rules(svc.alerts, bucket_s) + svc.no_data_rules(bucket_s),
             success_codes=frozenset(svc.success_codes) if svc.success_codes else None,
             latency_threshold_ms=svc.latency_threshold_ms,
             source=source,
@@ -668,7 +689,7 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 enforcement=svc.enforcement,
                 policy_version=doc.policy.version or "default",
                 **svc.slo.timeslices(),
-                alerts=_rules(svc.burn_rates, bucket_s),
+                alerts=_rules(svc.burn_rates, bucket_s) + svc.slo.no_data_rules(bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
                 # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...
                 latency_threshold_ms=float(Fraction(str(le)) * 1000) if le is not None else None,

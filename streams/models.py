@@ -133,6 +133,8 @@ SUMMARY_FIELDS = (
     "threshold",
     "budget_remaining",
 )
+NO_DATA_RULE = "no_data"  # the rule name of the no-data ticket (config: no_data_minutes)
+NO_DATA_SUMMARY = "[{SEVERITY}] {slo} {verb}"
 DEFAULT_SUMMARY = (
     "[{SEVERITY}] {slo} {verb}: {long_burn:.1f}x over {long_window}, {short_burn:.1f}x over "
     "{short_window} (threshold {threshold:g}x); budget remaining {budget_remaining:.1%}"
@@ -161,13 +163,23 @@ class AlertEvent(BaseModel):
     # Seconds until the budget is gone at the faster of the 1h/6h burn rates; None: never.
     time_to_exhaustion_s: float | None = None
 
+    def _verb(self) -> str:
+        if self.rule == NO_DATA_RULE:
+            if self.state == "firing":
+                return f"has received no events for {window_label(self.long_window_s)}"
+            return "receives events again"
+        return "burning error budget" if self.state == "firing" else "recovered"
+
     @property
     def summary(self) -> str:
         """One human line, in the default wording."""
         return self.summary_with(DEFAULT_SUMMARY)
 
     def summary_with(self, template: str) -> str:
-        """The summary in a config's ``summary_template`` (placeholders: SUMMARY_FIELDS)."""
+        """The summary in a config's ``summary_template`` (placeholders: SUMMARY_FIELDS); a
+        no-data ticket has no burn rates to show and says what it means instead."""
+        if self.rule == NO_DATA_RULE:
+            template = NO_DATA_SUMMARY
         return template.format_map(
             {
                 "SEVERITY": self.severity.upper(),
@@ -176,7 +188,7 @@ class AlertEvent(BaseModel):
                 "service": self.service,
                 "rule": self.rule,
                 "state": self.state,
-                "verb": "burning error budget" if self.state == "firing" else "recovered",
+                "verb": self._verb(),
                 "long_burn": self.long_burn_rate,
                 "short_burn": self.short_burn_rate,
                 "long_window": window_label(self.long_window_s),

@@ -18,6 +18,7 @@ import yaml
 
 from streams.config import SLO, Config
 from streams.durations import window_label
+from streams.models import NO_DATA_RULE
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,22 @@ def _ratio_expr(slo: SLO, names: MetricNames, window: str) -> str:
     bad = f"sum(increase({names.requests}{{{svc},{bad_sel}}}[{window}]))"
     total = f"sum(increase({names.requests}{{{svc}}}[{window}]))"
     return f"({bad}) / ({total})"
+
+
+def _no_data_alert(
+    slo: SLO, names: MetricNames, window_s: int, labels: dict[str, str]
+) -> dict[str, Any]:
+    """Ours fires when the window holds no event; Prometheus's when the series is absent or
+    did not increase."""
+    svc = f'{names.service_label}="{slo.service}"'
+    metric = f"{names.duration}_count" if slo.sli_type == "latency" else names.requests
+    w = window_label(window_s)
+    return {
+        "alert": f"SloburnNoData_{slo.id}",
+        "expr": f"(sum(increase({metric}{{{svc}}}[{w}])) == 0) or absent({metric}{{{svc}}})",
+        "labels": {**labels, "severity": "ticket", "sloburn_rule": NO_DATA_RULE},
+        "annotations": {"summary": f"{slo.id} has received no events for {w}"},
+    }
 
 
 def _slo_window(slo: SLO) -> str:
@@ -92,6 +109,9 @@ def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
     ]
     alerts = []
     for rule in slo.alerts:
+        if rule.kind == "no_data":
+            alerts.append(_no_data_alert(slo, names, rule.long_window_s, labels))
+            continue
         threshold = float(rule.burn) * budget_ratio
         long_w, short_w = window_label(rule.long_window_s), window_label(rule.short_window_s)
         alerts.append(

@@ -217,7 +217,10 @@ def evaluate_slo(
     for rule in slo.alerts:
         long_c, short_c = windows[rule.long_window_s], windows[rule.short_window_s]
         a, b_ = rule.burn_parts
-        cond = _exceeds(long_c, p, q, a, b_) and _exceeds(short_c, p, q, a, b_)
+        if rule.kind == "no_data":
+            cond = long_c.total == 0
+        else:
+            cond = _exceeds(long_c, p, q, a, b_) and _exceeds(short_c, p, q, a, b_)
         state = step_alert(prev.get(rule.name, AlertState()), cond, t, rule.resolve_after_s)
         rules.append(
             RuleStatus(

@@ -28,7 +28,7 @@ from streams.app import Wiring
 from streams.evaluation import alert_event
 from streams.models import AlertEvent
 from streams.notify.delivery import Decision, deliver
-from streams.notify.ledger import after_sent, plan, repeat_due
+from streams.notify.ledger import after_sent, plan, release_due, repeat_due
 from streams.notify.pagerduty import pagerduty_event
 from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import Target, targets
@@ -165,6 +165,25 @@ def register(w: Wiring) -> None:
     def silenced(ev: AlertEvent, now: float) -> bool:
         return silencing(w.silences.values(), ev.service, ev.slo, ev.severity, now) is not None
 
+    def rule_firing(slo_id: str, rule: str) -> bool:
+        state = w.alert_states.get(f"{slo_id}|{rule}")
+        return bool(state and state.get("firing"))
+
+    def hold(ev: AlertEvent, now: float) -> str | None:
+        """Why a trigger of ``ev`` may not go out now, if so: a silence, or (for a ticket) a
+        page of the same SLO firing, per the evaluator's current rule states."""
+        if silenced(ev, now):
+            return "silenced"
+        slo = w.cfg.slo(ev.slo)
+        if (
+            ev.severity == "ticket"
+            and slo is not None
+            and w.cfg.notifications.inhibit_tickets_while_paging
+            and any(r.severity == "page" and rule_firing(slo.id, r.name) for r in slo.alerts)
+        ):
+            return "inhibited by a firing page"
+        return None
+
     async def handle(ev: AlertEvent, t: Target, arrived: float) -> None:
         if ev.state == "firing" and t.group_wait_s > 0:
             await asyncio.sleep(max(0.0, arrived + t.group_wait_s - time.time()))
@@ -172,7 +191,7 @@ def register(w: Wiring) -> None:
                 m.notifications_skipped.labels(t.name, "resolved within group_wait").inc()
                 return
         key = log_key(ev, t)
-        p = plan(w.notification_log.get(key), ev, silenced(ev, time.time()), t.send_resolved)
+        p = plan(w.notification_log.get(key), ev, hold(ev, time.time()), t.send_resolved)
         if p.action == "skip":
             m.notifications_skipped.labels(t.name, p.reason).inc()
             log.info("%s: %s %s not sent: %s", t.name, ev.state, ev.dedup_key[:12], p.reason)
@@ -245,7 +264,8 @@ def register(w: Wiring) -> None:
     @w.app.timer(interval=REPEAT_CHECK_S, name="repeat")
     async def repeat() -> None:
         """Re-send still-firing alerts to Slack every repeat_interval (Alertmanager's
-        repeat_interval; PagerDuty keeps its incident open without repeats)."""
+        repeat_interval; PagerDuty keeps its incident open without repeats), and deliver held
+        triggers whose silence or inhibiting page has ended."""
         if not session_box or w.app.rebalancing or w.app.in_recovery:
             return
         actives = w.app.assignor.assigned_actives()
@@ -267,25 +287,32 @@ def register(w: Wiring) -> None:
                             ev.rule,
                             ev.severity,
                         )
-                        if t.name == name and t.receiver.type == "slack"
+                        if t.name == name
                     ),
                     None,
                 )
                 if t is None or (name, ev.dedup_key) in chains:  # one is under way
                     continue
-                if repeat_due(entry, now, t.repeat_interval_s, silenced(ev, now)):
+                held = hold(ev, now)
+                if release_due(entry, held):
+                    if rule_firing(ev.slo, ev.rule):  # (its resolve may still be on the way)
+                        chained(name, ev.dedup_key, resend(key, ev, t, repeat=False))
+                elif t.receiver.type == "slack" and repeat_due(
+                    entry, now, t.repeat_interval_s, held is not None
+                ):
                     chained(name, ev.dedup_key, resend(key, ev, t))
             except Exception:  # a raising timer stops the worker
                 log.exception("repeat check of %s failed", key)
 
-    async def resend(key: str, ev: AlertEvent, t: Target) -> None:
-        """Re-send a firing alert with today's numbers (the burn rates and budget of the last
+    async def resend(key: str, ev: AlertEvent, t: Target, repeat: bool = True) -> None:
+        """Send a still-firing alert again (a repeat) or at last (released from a silence or
+        an inhibition) with today's numbers (the burn rates and budget of the last
         evaluation, when this worker has one), under the same identity."""
-        if silenced(ev, time.time()):
-            return  # silenced since the repeat was scheduled
+        if hold(ev, time.time()) is not None:
+            return  # silenced or inhibited since this was scheduled
         st = w.published.statuses.get(ev.slo)
         rs = next((r for r in st.rules if r.rule.name == ev.rule), None) if st else None
         if st is not None and rs is not None and rs.state.firing:
             ev = alert_event(st, rs, "firing")
-        if await send(ev, t, repeat=True):
+        if await send(ev, t, repeat=repeat):
             w.notification_log[key] = after_sent(ev, time.time())

@@ -2,10 +2,13 @@
 what happens to the next event for it (Alertmanager's notification log, made durable).
 
 An entry is a plain dict (it lives in a changelog-backed table):
-``{"state": "firing"|"resolved", "accepted": bool, "sent_at": unix s | None, "event": {...}}``.
-``accepted`` says a trigger of the current firing reached the receiver: a resolve is sent only
-then, and always then, even when a silence started in between (the receiver has an open
-incident that only a resolve closes).
+``{"state": "firing"|"resolved", "accepted": bool, "sent_at": unix s | None, "held": str |
+None, "event": {...}}``. ``accepted`` says a trigger of the current firing reached the
+receiver: a resolve is sent only then, and always then, even when a silence started in between
+(the receiver has an open incident that only a resolve closes). ``held`` says why a trigger
+was not sent (a silence, or inhibition by a firing page): once that ends and the alert still
+fires, it is delivered (Alertmanager does the same when a silence expires or an inhibiting
+alert resolves).
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ class Plan:
     entry: Entry | None = None
 
 
-def plan(entry: Entry | None, ev: AlertEvent, silenced: bool, send_resolved: bool) -> Plan:
-    """Decide for one (alert group, receiver) what to do with a state-change event."""
+def plan(entry: Entry | None, ev: AlertEvent, hold: str | None, send_resolved: bool) -> Plan:
+    """Decide for one (alert group, receiver) what to do with a state-change event; ``hold``
+    says why a trigger may not go out now ("silenced", "inhibited by a firing page"), if so."""
     if ev.state == "firing":
         if entry is not None and entry["state"] == "firing" and entry["accepted"]:
             return Plan("skip", "already sent")
-        if silenced:
-            return Plan("skip", "silenced", _entry(ev, accepted=False, sent_at=None))
+        if hold is not None:
+            return Plan("skip", hold, _entry(ev, accepted=False, sent_at=None, held=hold))
         return Plan("send")
     if entry is None or entry["state"] != "firing":
         return Plan("skip", "already resolved" if entry else "nothing was sent")
@@ -50,16 +54,33 @@ def after_sent(ev: AlertEvent, now: float) -> Entry:
     return _entry(ev, accepted=ev.state == "firing", sent_at=now)
 
 
-def repeat_due(entry: Entry, now: float, repeat_s: float, silenced: bool) -> bool:
-    """A still-firing alert is re-sent after ``repeat_s`` (never while silenced)."""
+def repeat_due(entry: Entry, now: float, repeat_s: float, held: bool) -> bool:
+    """A still-firing alert is re-sent after ``repeat_s`` (never while silenced or inhibited)."""
     return (
         entry["state"] == "firing"
         and entry["accepted"]
         and entry["sent_at"] is not None
         and now - entry["sent_at"] >= repeat_s
-        and not silenced
+        and not held
     )
 
 
-def _entry(ev: AlertEvent, accepted: bool, sent_at: float | None) -> Entry:
-    return {"state": ev.state, "accepted": accepted, "sent_at": sent_at, "event": ev.model_dump()}
+def release_due(entry: Entry, hold: str | None) -> bool:
+    """A trigger held back by a silence or an inhibition goes out once nothing holds it, if
+    its alert still fires (a resolve in between turned the entry to "resolved")."""
+    return (
+        entry["state"] == "firing"
+        and not entry["accepted"]
+        and entry.get("held") is not None
+        and hold is None
+    )
+
+
+def _entry(ev: AlertEvent, accepted: bool, sent_at: float | None, held: str | None = None) -> Entry:
+    return {
+        "state": ev.state,
+        "accepted": accepted,
+        "sent_at": sent_at,
+        "held": held,
+        "event": ev.model_dump(),
+    }

@@ -4,7 +4,7 @@ and screen readers show) plus blocks, coloured by state."""
 from __future__ import annotations
 
 from streams.durations import window_label
-from streams.models import AlertEvent
+from streams.models import NO_DATA_RULE, AlertEvent
 from streams.notify.text import cut
 
 SECTION_MAX = 3000  # Slack rejects a section text block over 3,000 characters
@@ -37,11 +37,18 @@ def slack_message(
         mark = "above" if rate > ev.threshold else "below"
         return f"{rate:.1f}x over {window_label(window_s)} ({mark} {ev.threshold:g}x)"
 
+    windows = (
+        [("No events for", window_label(ev.long_window_s))]
+        if ev.rule == NO_DATA_RULE
+        else [
+            ("Long window", burn(ev.long_burn_rate, ev.long_window_s)),
+            ("Short window", burn(ev.short_burn_rate, ev.short_window_s)),
+        ]
+    )
     fields = [
         ("SLO", f"`{ev.slo}`"),
         ("Service", f"`{ev.service}`"),
-        ("Long window", burn(ev.long_burn_rate, ev.long_window_s)),
-        ("Short window", burn(ev.short_burn_rate, ev.short_window_s)),
+        *windows,
         ("Budget remaining", f"{ev.budget_remaining:.1%}"),
         ("Budget exhausted in", _duration(ev.time_to_exhaustion_s)),
     ]

@@ -33,7 +33,9 @@ SLO = "checkout-api:success_rate"
 PAGE_KEY = dedup_key(SLO, "fast_burn", "page")
 
 
-def config(summary_template: str = DEFAULT_SUMMARY, extra_settings: str = "") -> str:
+def config(
+    summary_template: str = DEFAULT_SUMMARY, extra_settings: str = "", extra_rule: str = ""
+) -> str:
     return f"""
 services:
   checkout-api:
@@ -42,6 +44,7 @@ services:
     window_days: 30
     alerts:  # one page rule: one message per state change, so the scripted answers hit it
       fast_burn: {{window_minutes: 60, short_window_minutes: 5, threshold: 14.4}}
+      {extra_rule}
 settings:
   partitions: 4
 {extra_settings}
@@ -263,3 +266,38 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
     decisions = asyncio.run(read_records(broker.bootstrap, topics.DECISIONS, settle_s=1.0))
     kinds = [orjson.loads(v)["kind"] for _, v in decisions]
     assert "silence" in kinds and "silence_expired" in kinds
+
+
+def test_a_ticket_is_held_while_its_page_fires_and_delivered_once_the_page_resolves(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    # 1d/2h at 4x: a ticket (under 6x). Over 6 h of history a 120-s outage takes the page
+    # (1h/5m) at ~52 s into it and the ticket at ~86 s; the page resolves ~5 minutes after the
+    # outage, while the ticket's 2h and 1d windows still burn over 4x for hours.
+    w = worker(
+        config(
+            extra_rule="slow_burn: {window_minutes: 1440, short_window_minutes: 120, threshold: 4}"
+        )
+    )
+    sender = in_background(outage(live_s=30 * 60), broker.bootstrap, pace_s=0.15)
+    try:
+        wait_for(
+            lambda: accepted(receivers, "pagerduty", event_action="resolve"), 90, "page resolve"
+        )
+        resolved_at = accepted(receivers, "pagerduty", event_action="resolve")[0]["at"]
+        wait_for(lambda: any("[TICKET]" in t for _, t in slack_texts(receivers)), 30, "the ticket")
+    finally:
+        sender.join(120)
+    tickets = [(at, t) for at, t in slack_texts(receivers) if "[TICKET]" in t]
+    assert len(tickets) == 1 and tickets[0][1].startswith("FIRING"), tickets
+    assert tickets[0][0] > resolved_at  # held while the page fired
+    pages = [t.split(":")[0] for _, t in slack_texts(receivers) if "[PAGE]" in t]
+    assert pages[0] == "FIRING" and pages[-1] == "RESOLVED"
+    assert (
+        w.metric(
+            "sloburn_notifications_skipped_total",
+            receiver="team-slack",
+            reason="inhibited by a firing page",
+        )
+        == 1
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from streams.config import ConfigError, Notifications, load_config
 from streams.models import AlertEvent, dedup_key
-from streams.notify.ledger import after_sent, plan, repeat_due
+from streams.notify.ledger import after_sent, plan, release_due, repeat_due
 from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import targets
 from streams.notify.silences import Matchers, Silence, SilenceRequest, silencing
@@ -42,33 +42,50 @@ def ev(state: str = "firing", severity: str = "page", rule: str = "fast_burn") -
 
 
 def test_a_trigger_is_sent_once_and_its_resolve_once() -> None:
-    assert plan(None, ev(), silenced=False, send_resolved=True).action == "send"
+    assert plan(None, ev(), hold=None, send_resolved=True).action == "send"
     sent = after_sent(ev(), 100.0)
-    assert plan(sent, ev(), False, True).reason == "already sent"  # redelivery, restart
-    assert plan(sent, ev("resolved"), False, True).action == "send"
+    assert plan(sent, ev(), None, True).reason == "already sent"  # redelivery, restart
+    assert plan(sent, ev("resolved"), None, True).action == "send"
     done = after_sent(ev("resolved"), 200.0)
-    assert plan(done, ev("resolved"), False, True).reason == "already resolved"
-    assert plan(done, ev(), False, True).action == "send"  # it fires again later
+    assert plan(done, ev("resolved"), None, True).reason == "already resolved"
+    assert plan(done, ev(), None, True).action == "send"  # it fires again later
 
 
 def test_a_resolve_needs_an_accepted_trigger_and_then_ignores_silences() -> None:
-    assert plan(None, ev("resolved"), False, True).reason == "nothing was sent"
-    muted = plan(None, ev(), silenced=True, send_resolved=True)
+    assert plan(None, ev("resolved"), None, True).reason == "nothing was sent"
+    muted = plan(None, ev(), hold="silenced", send_resolved=True)
     assert (muted.action, muted.reason) == ("skip", "silenced")
     assert muted.entry is not None
-    assert plan(muted.entry, ev("resolved"), False, True).reason == "no trigger was accepted"
+    assert plan(muted.entry, ev("resolved"), None, True).reason == "no trigger was accepted"
     sent = after_sent(ev(), 100.0)
-    assert plan(sent, ev("resolved"), silenced=True, send_resolved=True).action == "send"
-    off = plan(sent, ev("resolved"), False, send_resolved=False)
+    assert plan(sent, ev("resolved"), hold="silenced", send_resolved=True).action == "send"
+    off = plan(sent, ev("resolved"), None, send_resolved=False)
     assert (off.action, off.reason) == ("skip", "send_resolved is off")
 
 
 def test_repeats_are_due_after_the_interval_unless_silenced() -> None:
     sent = after_sent(ev(), 100.0)
-    assert not repeat_due(sent, 399.0, 300.0, silenced=False)
-    assert repeat_due(sent, 400.0, 300.0, silenced=False)
-    assert not repeat_due(sent, 400.0, 300.0, silenced=True)
+    assert not repeat_due(sent, 399.0, 300.0, held=False)
+    assert repeat_due(sent, 400.0, 300.0, held=False)
+    assert not repeat_due(sent, 400.0, 300.0, held=True)
     assert not repeat_due(after_sent(ev("resolved"), 100.0), 1000.0, 300.0, False)
+
+
+def test_a_held_trigger_goes_out_once_nothing_holds_it_and_it_still_fires() -> None:
+    ticket = ev(rule="slow_burn", severity="ticket")
+    held = plan(None, ticket, hold="inhibited by a firing page", send_resolved=True)
+    assert (held.action, held.reason) == ("skip", "inhibited by a firing page")
+    assert held.entry is not None
+    assert not release_due(held.entry, "inhibited by a firing page")  # the page still fires
+    assert release_due(held.entry, None)  # the page resolved, the ticket still fires
+    assert not release_due(after_sent(ticket, 100.0), None)  # delivered: nothing to release
+    # It resolved while held: nothing is released, and its resolve has nothing to close.
+    gone = plan(held.entry, ev("resolved", "ticket", "slow_burn"), None, True)
+    assert gone.reason == "no trigger was accepted" and gone.entry is not None
+    assert not release_due(gone.entry, None)
+    # A silence that ends releases the same way.
+    muted = plan(None, ev(), hold="silenced", send_resolved=True).entry
+    assert muted is not None and release_due(muted, None)
 
 
 # --- routing --------------------------------------------------------------------------------
