@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -178,12 +179,24 @@ class SLO:
     timeslice_target: Fraction | None = None
     enforcement: Enforcement = field(default_factory=Enforcement)
     policy_version: str = "default"  # the policy document's version, for audit
+    # Low-traffic guard: a burn-rate alert needs this many bad events in its long window, and,
+    # with a confidence, the lower confidence bound of the long window's error ratio (Wilson)
+    # to exceed the threshold rather than the point estimate.
+    min_bad_events: int = 0
+    burn_confidence: float | None = None
 
     @cached_property
     def budget_parts(self) -> tuple[int, int]:
         """(p, q) with 1 - target == p / q: the error budget ratio as exact integers."""
         ratio = 1 - self.target
         return ratio.numerator, ratio.denominator
+
+    @cached_property
+    def burn_z(self) -> float | None:
+        """The one-sided normal quantile of ``burn_confidence`` (None: point estimates)."""
+        if self.burn_confidence is None:
+            return None
+        return NormalDist().inv_cdf(self.burn_confidence)
 
     def is_success(self, status_code: int) -> bool:
         """Whether a response status counts as good for this SLO's SLI."""
@@ -503,6 +516,13 @@ class _SloWindow(_Strict):
     # A `no_data` ticket when the SLO has had no event for this long (a silent producer or a
     # broken pipeline looks like a perfect SLO otherwise). Off unless set.
     no_data_minutes: Annotated[float, Field(gt=0, le=7 * 1440)] | None = None
+    # Low-traffic guard (off unless set): see SLO.min_bad_events and SLO.burn_confidence.
+    min_bad_events: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    burn_confidence: Annotated[float, Field(ge=0.5, lt=1)] | None = None
+
+    def guard(self) -> dict[str, Any]:
+        """The SLO fields of the low-traffic guard."""
+        return {"min_bad_events": self.min_bad_events, "burn_confidence": self.burn_confidence}
 
     def no_data_rules(self, bucket_s: int) -> tuple[AlertRule, ...]:
         """The no-data ticket rule, when asked for."""
@@ -666,6 +686,7 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             timezone=svc.timezone,
             enforcement=svc.enforcement,
             **svc.timeslices(),
+            **svc.guard(),
         )
         for name, svc in doc.services.items()
     ]
@@ -689,6 +710,7 @@ def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 enforcement=svc.enforcement,
                 policy_version=doc.policy.version or "default",
                 **svc.slo.timeslices(),
+                **svc.slo.guard(),
                 alerts=_rules(svc.burn_rates, bucket_s) + svc.slo.no_data_rules(bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
                 # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...

@@ -169,6 +169,20 @@ def example_history() -> Iterator[bytes]:
     )
 
 
+def low_traffic_history() -> Iterator[bytes]:
+    """examples/low-traffic.jsonl: 14 days of ledger-api at 10 requests an hour (one every 6
+    minutes), raw outcomes. Four lone failed requests (noise: each is 10 % of its hour, a burn
+    of 100 on a 99.9 % SLO) and one real outage: 42 minutes of failures on day 13 from 14:00.
+    """
+    day = 86400
+    lone = {EXAMPLE_START + d * day + h * 3600 for d, h in ((1, 9), (4, 15), (7, 3), (10, 20))}
+    outage_at, outage_s = EXAMPLE_START + 12 * day + 14 * 3600, 42 * 60
+    for i in range(14 * 24 * 10):
+        ts = EXAMPLE_START + i * 360
+        bad = ts in lone or outage_at <= ts < outage_at + outage_s
+        yield orjson.dumps({"service": "ledger-api", "ts": ts, "status_code": 503 if bad else 200})
+
+
 def fleet_config(services: Iterable[str], alerts: str = "", tail: str = "") -> str:
     """Config text with one 99.9 % / 30-day success-rate SLO per service (benchmarks, tests).
 
