@@ -40,6 +40,9 @@ from streams.models import DEFAULT_SUMMARY, NO_DATA_RULE, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
 SliType = Literal["success_rate", "latency"]
+JOURNEY: Literal["journey"] = (
+    "journey"  # the sli_type of a composite SLO (journeys.<name> in a service map)
+)
 Severity = Literal["page", "ticket"]
 
 # The SRE Workbook multi-window, multi-burn-rate set: (name, long window s, short window s,
@@ -164,7 +167,7 @@ class SLO:
 
     id: str
     service: str
-    sli_type: SliType
+    sli_type: SliType | Literal["journey"]
     target: Fraction
     window_days: int | None  # rolling SLO window; None when ``calendar`` is set
     alerts: tuple[AlertRule, ...]
@@ -184,6 +187,9 @@ class SLO:
     # to exceed the threshold rather than the point estimate.
     min_bad_events: int = 0
     burn_confidence: float | None = None
+    # A journey (composite SLO): (member SLO id, integer weight). Each outcome counted for a
+    # member counts here too, times its weight; empty for a plain SLO.
+    members: tuple[tuple[str, int], ...] = ()
 
     @cached_property
     def budget_parts(self) -> tuple[int, int]:
@@ -416,8 +422,21 @@ class Config:
         return self._by_id.get(slo_id)
 
     def slos_of(self, service: str) -> tuple[SLO, ...]:
-        """Every SLO measured on a service's outcomes (asked once per ingested outcome)."""
+        """Every SLO measured on a service's outcomes (asked once per ingested outcome); a
+        journey is measured on its members' judgments, never on outcomes of its own."""
         return self._by_service.get(service, ())
+
+    def journeys_of(self, slo_id: str) -> tuple[tuple[str, int], ...]:
+        """(journey id, weight) of every journey an SLO is a member of."""
+        return self._journeys.get(slo_id, ())
+
+    @cached_property
+    def _journeys(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        out: dict[str, tuple[tuple[str, int], ...]] = {}
+        for j in self.slos:
+            for member, weight in j.members:
+                out[member] = (*out.get(member, ()), (j.id, weight))
+        return out
 
     @cached_property
     def _by_id(self) -> dict[str, SLO]:
@@ -427,7 +446,8 @@ class Config:
     def _by_service(self) -> dict[str, tuple[SLO, ...]]:
         out: dict[str, tuple[SLO, ...]] = {}
         for s in self.slos:
-            out[s.service] = (*out.get(s.service, ()), s)
+            if not s.members:
+                out[s.service] = (*out.get(s.service, ()), s)
         return out
 
     @property
@@ -442,8 +462,8 @@ class Config:
 
     @property
     def services(self) -> tuple[str, ...]:
-        """Known service names, sorted."""
-        return tuple(sorted({s.service for s in self.slos}))
+        """Known service names, sorted (journeys are not services: nothing deploys them)."""
+        return tuple(sorted({s.service for s in self.slos if not s.members}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,8 +602,21 @@ class ServiceEntry(_SloWindow):
 ServiceKey = Annotated[str, Field(pattern=r"^[^|\s\x00-\x1f]{1,200}$")]
 
 
+class JourneyMember(_Strict):
+    weight: Annotated[float, Field(gt=0, le=1e6)] = 1  # OpenSLO's compositeWeight
+
+
+class JourneyEntry(_SloWindow):
+    """A user journey across services: its own target and budget over its members' events."""
+
+    target: Target
+    members: Annotated[dict[str, JourneyMember], Field(min_length=1)]
+    alerts: dict[str, SeedAlert] | None = None
+
+
 class ServiceMapFile(_Strict):
-    services: dict[ServiceKey, ServiceEntry]
+    services: dict[ServiceKey, ServiceEntry] = {}
+    journeys: dict[ServiceKey, JourneyEntry] = {}
     settings: Settings | None = None
     notifications: Notifications | None = None
 
@@ -689,7 +722,32 @@ def _service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[S
             **svc.guard(),
         )
         for name, svc in doc.services.items()
+    ] + [
+        SLO(
+            id=f"{name}:{JOURNEY}",
+            service=name,
+            sli_type=JOURNEY,
+            target=Fraction(str(j.target)),
+            window_days=j.window_days,
+            alerts=_rules(j.alerts, bucket_s) + j.no_data_rules(bucket_s),
+            source=source,
+            calendar=j.calendar,
+            timezone=j.timezone,
+            members=_integer_weights({m: Fraction(str(v.weight)) for m, v in j.members.items()}),
+            **j.timeslices(),
+            **j.guard(),
+        )
+        for name, j in doc.journeys.items()
     ]
+
+
+def _integer_weights(weights: Mapping[str, Fraction]) -> tuple[tuple[str, int], ...]:
+    """The smallest integers in the same proportions (0.5 : 1 : 0.25 -> 2 : 4 : 1), so weighted
+    counts stay exact integers."""
+    scale = math.lcm(*(w.denominator for w in weights.values()))
+    ints = {m: int(w * scale) for m, w in weights.items()}
+    g = math.gcd(*ints.values())
+    return tuple((m, n // g) for m, n in ints.items())
 
 
 def _policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
@@ -918,6 +976,21 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
                 warnings.append(
                     f"{slo.source}: {slo.service}: enforcement.notification.when: {name!r} names "
                     f"no burn rate of this SLO (any of {known}); it routes nothing"
+                )
+    by_id = {s.id: s for s in slos}
+    services = {s.service for s in slos if not s.members}
+    for j in slos:
+        if j.members and j.service in services:
+            errors.append(
+                f"{j.source}: journeys.{j.service}: expected a name no service has; "
+                f"{j.service!r} is also a service"
+            )
+        for member, _ in j.members:
+            m = by_id.get(member)
+            if m is None or m.members:
+                errors.append(
+                    f"{j.source}: journeys.{j.service}.members.{member}: expected the id of a "
+                    f"service's SLO (one of {sorted(i for i, s in by_id.items() if not s.members)})"
                 )
     seen: dict[str, str] = {}
     for slo in slos:

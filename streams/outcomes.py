@@ -239,8 +239,11 @@ def classify(
                 f"slo: expected one of {[s.id for s in slos]} for pre-counted outcomes, "
                 f"got {ev.slo!r}",
             )
+        bad = ev.total - ev.good
         for slo in chosen:
-            into.add(slo.id, ev.ts, bucket_s, ev.total - ev.good, ev.total, offset)
+            into.add(slo.id, ev.ts, bucket_s, bad, ev.total, offset)
+            for journey, w in cfg.journeys_of(slo.id):
+                into.add(journey, ev.ts, bucket_s, bad * w, ev.total * w, offset)
     else:
         for slo in slos:
             good = judge(slo, ev)
@@ -248,6 +251,8 @@ def classify(
                 into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
                 continue
             into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
+            for journey, w in cfg.journeys_of(slo.id):
+                into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
     into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
     if mark is None or ev.ts > mark:
         watermarks[ev.service] = ev.ts

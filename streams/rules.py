@@ -35,8 +35,8 @@ def _codes(slo: SLO) -> str:
     return "|".join(str(c) for c in sorted(slo.success_codes or ()))
 
 
-def _ratio_expr(slo: SLO, names: MetricNames, window: str) -> str:
-    """bad / total over a window, from increases of the request metrics."""
+def _bad_total(slo: SLO, names: MetricNames, window: str) -> tuple[str, str]:
+    """(bad, total) over a window, from increases of the request metrics."""
     svc = f'{names.service_label}="{slo.service}"'
     code = names.code_label
     if slo.sli_type == "latency":
@@ -45,24 +45,43 @@ def _ratio_expr(slo: SLO, names: MetricNames, window: str) -> str:
         ok = f',{code}=~"{_codes(slo)}"' if slo.success_codes else f',{code}!~"5.."'
         total = f"sum(increase({names.duration}_count{{{svc}}}[{window}]))"
         good = f'sum(increase({names.duration}_bucket{{{svc},le="{le}"{ok}}}[{window}]))'
-        return f"(({total}) - ({good})) / ({total})"
+        return f"({total}) - ({good})", total
     bad_sel = f'{code}!~"{_codes(slo)}"' if slo.success_codes else f'{code}=~"5.."'
     bad = f"sum(increase({names.requests}{{{svc},{bad_sel}}}[{window}]))"
-    total = f"sum(increase({names.requests}{{{svc}}}[{window}]))"
+    return bad, f"sum(increase({names.requests}{{{svc}}}[{window}]))"
+
+
+def _ratio_expr(slo: SLO, cfg: Config, names: MetricNames, window: str) -> str:
+    """bad / total over a window; for a journey, its members' weighted sums."""
+    if not slo.members:
+        bad, total = _bad_total(slo, names, window)
+        return f"({bad}) / ({total})"
+    parts = []
+    for member, weight in slo.members:
+        m = cfg.slo(member)
+        assert m is not None  # load_config checked every member
+        parts.append((weight, *_bad_total(m, names, window)))
+    bad = " + ".join(f"{w} * ({b})" for w, b, _ in parts)
+    total = " + ".join(f"{w} * ({t})" for w, _, t in parts)
     return f"({bad}) / ({total})"
 
 
 def _no_data_alert(
-    slo: SLO, names: MetricNames, window_s: int, labels: dict[str, str]
+    slo: SLO, cfg: Config, names: MetricNames, window_s: int, labels: dict[str, str]
 ) -> dict[str, Any]:
-    """Ours fires when the window holds no event; Prometheus's when the series is absent or
-    did not increase."""
-    svc = f'{names.service_label}="{slo.service}"'
-    metric = f"{names.duration}_count" if slo.sli_type == "latency" else names.requests
+    """Ours fires when the window holds no event; Prometheus's when the requests did not
+    increase, or (a plain SLO) when the series is absent."""
     w = window_label(window_s)
+    members = [cfg.slo(m) for m, _ in slo.members] if slo.members else [slo]
+    totals = [_bad_total(m, names, w)[1] for m in members if m is not None]
+    expr = f"({' + '.join(totals)}) == 0"
+    if not slo.members:
+        svc = f'{names.service_label}="{slo.service}"'
+        metric = f"{names.duration}_count" if slo.sli_type == "latency" else names.requests
+        expr = f"({expr}) or absent({metric}{{{svc}}})"
     return {
         "alert": f"SloburnNoData_{slo.id}",
-        "expr": f"(sum(increase({metric}{{{svc}}}[{w}])) == 0) or absent({metric}{{{svc}}})",
+        "expr": expr,
         "labels": {**labels, "severity": "ticket", "sloburn_rule": NO_DATA_RULE},
         "annotations": {"summary": f"{slo.id} has received no events for {w}"},
     }
@@ -75,7 +94,7 @@ def _slo_window(slo: SLO) -> str:
     return f"{slo.window_days}d"
 
 
-def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
+def slo_groups(slo: SLO, cfg: Config, names: MetricNames) -> list[dict[str, Any]]:
     """The recording and alerting rule groups of one SLO."""
     labels = {"sloburn_service": slo.service, "sloburn_slo": slo.id}
     sel = f'sloburn_slo="{slo.id}"'
@@ -85,7 +104,7 @@ def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
         recording.append(
             {
                 "record": f"sloburn:sli_error:ratio_rate{window_label(w)}",
-                "expr": _ratio_expr(slo, names, window_label(w)),
+                "expr": _ratio_expr(slo, cfg, names, window_label(w)),
                 "labels": labels,
             }
         )
@@ -93,7 +112,7 @@ def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
     recording += [
         {
             "record": f"sloburn:sli_error:ratio_rate{slo_window}",
-            "expr": _ratio_expr(slo, names, slo_window),
+            "expr": _ratio_expr(slo, cfg, names, slo_window),
             "labels": labels,
         },
         {
@@ -110,7 +129,7 @@ def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
     alerts = []
     for rule in slo.alerts:
         if rule.kind == "no_data":
-            alerts.append(_no_data_alert(slo, names, rule.long_window_s, labels))
+            alerts.append(_no_data_alert(slo, cfg, names, rule.long_window_s, labels))
             continue
         threshold = float(rule.burn) * budget_ratio
         long_w, short_w = window_label(rule.long_window_s), window_label(rule.short_window_s)
@@ -139,7 +158,7 @@ def slo_groups(slo: SLO, names: MetricNames) -> list[dict[str, Any]]:
 def prometheus_rules(cfg: Config, names: MetricNames | None = None) -> str:
     """A Prometheus rule file for every SLO of the config, as YAML text."""
     names = names or MetricNames()
-    groups = [g for slo in cfg.slos for g in slo_groups(slo, names)]
+    groups = [g for slo in cfg.slos for g in slo_groups(slo, cfg, names)]
     header = (
         "# Generated by `sloburn rules` from "
         + ", ".join(cfg.sources)

@@ -80,7 +80,7 @@ def test_prometheus_rules_carry_an_absent_or_flat_alert_for_it(tmp_path: Path) -
     alerts = [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
     (no_data,) = [a for a in alerts if a["labels"]["sloburn_rule"] == NO_DATA_RULE]
     assert no_data["expr"] == (
-        '(sum(increase(http_requests_total{service="checkout-api"}[45m])) == 0) '
+        '((sum(increase(http_requests_total{service="checkout-api"}[45m]))) == 0) '
         'or absent(http_requests_total{service="checkout-api"})'
     )
     assert no_data["labels"]["severity"] == "ticket"
