@@ -57,6 +57,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    """OpenSLO files to a sloburn policy document, or sloburn configs to OpenSLO objects."""
+    import yaml
+
+    from streams import openslo
+    from streams.config import Config, ConfigError, openslo_policy
+
+    cfg = _load(args.files)  # validates either way, and says what OpenSLO input leaves out
+    assert isinstance(cfg, Config)
+    for line in cfg.warnings:
+        print(f"config warning: {line}", file=sys.stderr)
+    if args.to == "openslo":
+        for line in openslo.export_warnings(cfg.slos):
+            print(f"convert warning: {line}", file=sys.stderr)
+        sys.stdout.write(yaml.safe_dump_all(openslo.from_slos(cfg.slos), sort_keys=False))
+        return 0
+    services: list[object] = []
+    for path in args.files:
+        try:
+            doc, _ = openslo_policy(Path(path))
+        except ConfigError as e:
+            _print_config_errors(e.lines)
+            return 1
+        services += doc["policy"]["services"]
+    sys.stdout.write(yaml.safe_dump({"policy": {"services": services}}, sort_keys=False))
+    return 0
+
+
 def _security() -> object:
     from streams.config import ConfigError
     from streams.kafka_security import KafkaSecurity
@@ -282,6 +310,11 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check config files; one line per problem")
     v.add_argument("config", nargs="*", help="config files (default: configs/*.yaml)")
     v.set_defaults(fn=cmd_validate)
+
+    c = sub.add_parser("convert", help="OpenSLO <-> sloburn config, to stdout")
+    c.add_argument("--to", choices=["sloburn", "openslo"], required=True)
+    c.add_argument("files", nargs="+", help="OpenSLO files (--to sloburn) or sloburn configs")
+    c.set_defaults(fn=cmd_convert)
 
     w = sub.add_parser("worker", help="run the stream worker")
     w.add_argument("--config", action="append", help="config file (repeatable)")

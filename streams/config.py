@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from streams import openslo
 from streams.models import DEFAULT_SUMMARY, NO_DATA_RULE, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
@@ -866,7 +867,9 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected UTF-8 text"]) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        # A SafeLoader: no arbitrary objects. Several documents only for OpenSLO files.
+        docs = list(yaml.load_all(text, Loader=_UniqueKeyLoader))
+        return docs[0] if len(docs) == 1 else docs
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "document"
@@ -874,8 +877,28 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}: {where}: invalid YAML: {problem}"]) from None
 
 
-def _parse_file(path: Path, env: Mapping[str, str]) -> ServiceMapFile | PolicyFile:
+def _from_openslo(path: Path, data: Any) -> tuple[dict[str, Any], list[str]]:
+    try:
+        policy, found = openslo.to_policy(data if isinstance(data, list) else [data])
+    except openslo.OpenSloError as e:
+        raise ConfigError([f"{path}: {line}" for line in e.lines]) from None
+    return policy, [f"{path}: {w}" for w in found]
+
+
+def openslo_policy(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """An OpenSLO file as a sloburn policy document, with the warnings about what it leaves
+    out (``sloburn convert --to sloburn``); ConfigError if it cannot be converted."""
+    return _from_openslo(path, _read_yaml(path))
+
+
+def _parse_file(
+    path: Path, env: Mapping[str, str]
+) -> tuple[ServiceMapFile | PolicyFile, list[str]]:
+    """The file's model and its warnings (what an OpenSLO file holds that sloburn ignores)."""
     data = _read_yaml(path)
+    warnings: list[str] = []
+    if openslo.is_openslo(data if isinstance(data, list) else [data]):
+        data, warnings = _from_openslo(path, data)
     if not isinstance(data, dict) or not ({"services", "policy"} & data.keys()):
         raise ConfigError(
             [
@@ -897,7 +920,7 @@ def _parse_file(path: Path, env: Mapping[str, str]) -> ServiceMapFile | PolicyFi
         ) from None
     if env_errors:
         raise ConfigError([f"{path}: {m}" for m in env_errors])
-    return doc
+    return doc, warnings
 
 
 class AlertPolicyFile(_Strict):
@@ -940,9 +963,12 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
     errors: list[str] = []
     docs: list[tuple[str, ServiceMapFile | PolicyFile]] = []
     sources = [str(p) for p in paths]
+    warnings: list[str] = []
     for source in sources:
         try:
-            docs.append((source, _parse_file(Path(source), env)))
+            doc, noted = _parse_file(Path(source), env)
+            docs.append((source, doc))
+            warnings.extend(noted)
         except ConfigError as e:
             errors.extend(e.lines)
     if not sources:
@@ -967,7 +993,6 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
                 f"{slo.source}: {slo.service}: timeslice_window_seconds: must be a multiple of "
                 f"settings.bucket_seconds ({merged.bucket_seconds}), got {slo.timeslice_s}"
             )
-    warnings = []
     for slo in slos:
         known = [r.name for r in slo.alerts] + list(WHEN_EVENTS)
         for name in slo.enforcement.notification.when:
