@@ -22,6 +22,7 @@ from streams.agents import silences
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
+from streams.exclusions import ExclusionRequest, exclusion_json
 from streams.notify.silences import Silence, SilenceRequest
 from streams.policy import Override, Verdict
 from streams.published import status_json
@@ -279,9 +280,63 @@ def register(w: Wiring) -> None:
                 )
             return self.json(silence_json(s, now))
 
+    class Exclusions(View):
+        """Maintenance windows and corrections (streams.exclusions): past or future event-time
+        ranges whose events leave the budget; the change shows at the next evaluation."""
+
+        async def get(self, request: Any) -> Any:
+            ordered = sorted(w.exclusions.values(), key=lambda e: e.created_at)
+            return self.json({"exclusions": [exclusion_json(e) for e in ordered]})
+
+        async def post(self, request: Any) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            now = time.time()
+            try:
+                e = (await read_json(request, ExclusionRequest)).exclusion(who, now)
+            except ValueError as err:
+                return self.json({"error": f"invalid exclusion: {err}"}, status=400)
+            await silences.publish_exclusion(w, e)
+            await audit(
+                w,
+                {
+                    "kind": "exclusion",
+                    "exclusion_kind": e.kind,
+                    "who": who,
+                    "why": e.comment,
+                    "at": now,
+                    **e.matchers.model_dump(),
+                    "from": e.starts_at,
+                    "until": e.ends_at,
+                    "id": e.id,
+                },
+            )
+            return self.json(exclusion_json(e), status=201)
+
+    class ExclusionById(View):
+        async def delete(self, request: Any, exclusion_id: str) -> Any:
+            who = approver(request.headers.get("Authorization"), tokens)
+            if who is None:
+                return self.json({"error": "a valid bearer token is required"}, status=401)
+            e = w.exclusions.get(exclusion_id)
+            if e is None:
+                return self.json({"error": f"unknown exclusion {exclusion_id!r}"}, status=404)
+            if e.deleted_at is None:
+                now = time.time()
+                e = e.model_copy(update={"deleted_at": now})
+                await silences.publish_exclusion(w, e)
+                await audit(
+                    w,
+                    {"kind": "exclusion_deleted", "who": who, "at": now, "id": e.id},
+                )
+            return self.json(exclusion_json(e))
+
     if not w.runtime.replay_mode:
         app.page("/v1/silences")(Silences)
         app.page("/v1/silences/{silence_id}")(SilenceById)
+        app.page("/v1/exclusions")(Exclusions)
+        app.page("/v1/exclusions/{exclusion_id}")(ExclusionById)
 
     class Reload(View):
         async def post(self, request: Any) -> Any:

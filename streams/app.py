@@ -14,6 +14,7 @@ from streams.buckets import BucketStore, decode_block, encode_block, owner_of_ke
 from streams.clocks import SloClock
 from streams.config import Config
 from streams.evaluation import Evaluator
+from streams.exclusions import Exclusion
 from streams.kafka_security import KafkaSecurity
 from streams.metrics import Metrics
 from streams.notify.silences import Silence
@@ -97,6 +98,7 @@ class Wiring:
     notifications_dlq: Any
     decisions: Any
     silences_topic: Any
+    control_topic: Any
     buckets: BucketStore
     alert_states: Any
     gate_state: Any
@@ -106,6 +108,7 @@ class Wiring:
     broker_watch: BrokerWatch
     published: Published = field(default_factory=Published)
     silences: dict[str, Silence] = field(default_factory=dict)  # by id, from sloburn.silences
+    exclusions: dict[str, Exclusion] = field(default_factory=dict)  # by id, from sloburn.control
     clocks: dict[str, SloClock] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
 
@@ -181,6 +184,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         notifications_dlq=topic(topics.NOTIFICATIONS_DLQ),
         decisions=topic(topics.DECISIONS),
         silences_topic=topic(topics.SILENCES),
+        control_topic=topic(topics.CONTROL),
         buckets=buckets,
         alert_states=alert_states,
         gate_state=_slo_table(

@@ -202,11 +202,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     now = time.time()
     if args.via_broker:
+        if args.exclusions:
+            print("replay: --exclusions works in-process only", file=sys.stderr)
+            return 1
         from streams.replay_broker import via_broker
 
         summary = via_broker(path, _configs(args.config), cfg, Path(args.out), args.every, now)
     else:
-        summary = replay_file(path, cfg, Path(args.out), args.every, InProcess(cfg, now), now)
+        backend = InProcess(cfg, now)
+        if args.exclusions:
+            from streams.exclusions import read_exclusions
+
+            try:
+                backend.evaluator.exclusions = read_exclusions(Path(args.exclusions))
+            except (OSError, ValueError) as e:
+                print(f"replay: {args.exclusions}: {e}", file=sys.stderr)
+                return 1
+        summary = replay_file(path, cfg, Path(args.out), args.every, backend, now)
     print(summary)
     return 0
 
@@ -355,6 +367,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="directory for alerts/burn_rates/budgets.jsonl")
     r.add_argument("--every", type=int, default=60, help="seconds of event time between rows")
     r.add_argument(
+        "--exclusions",
+        help="maintenance windows and corrections to honour: GET /v1/exclusions output (JSON)",
+    )
+    r.add_argument(
         "--via-broker",
         action="store_true",
         help="run through the embedded broker and a real worker instead",
@@ -391,6 +407,7 @@ def parser() -> argparse.ArgumentParser:
     ru.set_defaults(fn=cmd_rules)
 
     silence_cli.add_parser(sub)
+    silence_cli.add_exclude_parser(sub)
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")

@@ -15,6 +15,7 @@ from typing import Any
 
 from streams.buckets import BLOCK_S, ROLLUP_S, BucketStore
 from streams.config import SLO
+from streams.exclusions import Exclusion, excluded, spans_for
 from streams.models import AlertEvent, dedup_key
 from streams.sliding import SlidingSums
 from streams.slo_math import (
@@ -65,12 +66,24 @@ class Evaluator:
         self.lateness_s = lateness_s
         self.sums = SlidingSums(store)
         self._maintained_hour: dict[str, int] = {}
+        # Maintenance windows and corrections in force (streams.exclusions); the worker keeps
+        # this current from the control topic, a replay sets it from a file.
+        self.exclusions: list[Exclusion] = []
 
     def counts(self, slo: SLO, t: float) -> tuple[Callable[[int], Counts], Counts, int]:
         """Window counts at t: a function of the window (seconds), the SLO-window counts and
         the SLO window's length (seconds). Rolling windows up to the SLO's base horizon use base
-        cells; longer and calendar windows use 15-minute roll-ups."""
-        counts = self.sums.evaluation(slo.id)
+        cells; longer and calendar windows use 15-minute roll-ups. Cells an exclusion overlaps
+        are left out."""
+        sums = self.sums.evaluation(slo.id)
+        spans = spans_for(self.exclusions, slo.service, slo.id)
+
+        def counts(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
+            c = sums(name, lo, hi, res, slices)
+            if spans:
+                c = c - excluded(self.store.range, slo.id, spans, lo, hi, res, slices)
+            return c
+
         base, horizon = self.store.bucket_s, slo.base_horizon_s
         windows = {
             w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s

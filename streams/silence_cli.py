@@ -1,5 +1,6 @@
-"""``sloburn silence add|list|expire``: the silences API from a shell (token from
-``SLOBURN_TOKEN``, never from a flag, so it stays out of shell history and ``ps``)."""
+"""``sloburn silence add|list|expire`` and ``sloburn exclude add|list|delete``: the silences
+and exclusions APIs from a shell (token from ``SLOBURN_TOKEN``, never from a flag, so it stays
+out of shell history and ``ps``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 from streams.durations import parse_duration_s
@@ -32,38 +34,85 @@ def call_json(url: str, method: str, body: Any = None, token: str = "") -> tuple
         return e.code, json.loads(e.read() or b"{}")
 
 
+def _matched(item: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in item["matchers"].items() if v is not None)
+
+
 def _line(s: dict[str, Any]) -> str:
-    m = ", ".join(f"{k}={v}" for k, v in s["matchers"].items() if v is not None)
     who = f"by {s['created_by']}: {s['comment']}"
-    return f"{s['id']}  {s['status']:<8} {m}  until {s['ends_at']}  {who}"
+    return f"{s['id']}  {s['status']:<8} {_matched(s)}  until {s['ends_at']}  {who}"
 
 
-def cmd_silence(args: argparse.Namespace) -> int:
+def _exclusion_line(e: dict[str, Any]) -> str:
+    span = f"{_utc(e['starts_at'])} .. {_utc(e['ends_at'])}"
+    who = f"by {e['created_by']}: {e['comment']}"
+    return f"{e['id']}  {e['status']:<8} {e['kind']} {_matched(e)}  {span}  {who}"
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _event_time(text: str) -> float:
+    """Unix seconds, or an ISO 8601 time (Z or an offset; local time without one)."""
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _run(args: argparse.Namespace, what: str, request: Any) -> int:
     """Exit 0 on success, 1 when the worker refused, 2 when it could not be reached."""
-    base = args.url.rstrip("/") + "/v1/silences"
+    base = f"{args.url.rstrip('/')}/v1/{what}"
     token = os.environ.get("SLOBURN_TOKEN", "")
+    name = what.rstrip("s")
     try:
         if args.action == "list":
             status, body = call_json(base, "GET")
         elif args.action == "add":
-            matchers = {"service": args.service, "slo": args.slo, "severity": args.severity}
-            request = {
-                "matchers": {k: v for k, v in matchers.items() if v},
-                "comment": args.comment,
-                "duration_seconds": parse_duration_s(args.duration),
-            }
-            status, body = call_json(base, "POST", request, token)
+            status, body = call_json(base, "POST", request(), token)
         else:
             status, body = call_json(f"{base}/{args.id}", "DELETE", token=token)
     except (urllib.error.URLError, OSError, ValueError) as e:
-        print(f"silence: {getattr(e, 'reason', e)}", file=sys.stderr)
+        print(f"{name}: {getattr(e, 'reason', e)}", file=sys.stderr)
         return 2
     if status >= 400:
-        print(f"silence: HTTP {status}: {body.get('error', body)}", file=sys.stderr)
+        print(f"{name}: HTTP {status}: {body.get('error', body)}", file=sys.stderr)
         return 1
-    for s in body["silences"] if args.action == "list" else [body]:
-        print(_line(s))
+    line = _line if what == "silences" else _exclusion_line
+    for item in body[what] if args.action == "list" else [body]:
+        print(line(item))
     return 0
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    """``sloburn silence``; exit codes as ``_run``."""
+
+    def request() -> dict[str, Any]:
+        matchers = {"service": args.service, "slo": args.slo, "severity": args.severity}
+        return {
+            "matchers": {k: v for k, v in matchers.items() if v},
+            "comment": args.comment,
+            "duration_seconds": parse_duration_s(args.duration),
+        }
+
+    return _run(args, "silences", request)
+
+
+def cmd_exclude(args: argparse.Namespace) -> int:
+    """``sloburn exclude``; exit codes as ``_run``."""
+
+    def request() -> dict[str, Any]:
+        matchers = {"service": args.service, "slo": args.slo}
+        return {
+            "kind": args.kind,
+            "matchers": {k: v for k, v in matchers.items() if v},
+            "starts_at": _event_time(args.start),
+            "ends_at": _event_time(args.end),
+            "comment": args.comment,
+        }
+
+    return _run(args, "exclusions", request)
 
 
 def add_parser(sub: Any) -> None:
@@ -81,3 +130,21 @@ def add_parser(sub: Any) -> None:
     e = acts.add_parser("expire", help="end a silence now")
     e.add_argument("id")
     p.set_defaults(fn=cmd_silence)
+
+
+def add_exclude_parser(sub: Any) -> None:
+    """The ``exclude`` subcommand."""
+    p = sub.add_parser("exclude", help="maintenance windows and corrections (token: SLOBURN_TOKEN)")
+    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+    acts = p.add_subparsers(dest="action", required=True)
+    a = acts.add_parser("add", help="leave an event-time range out of budgets (past or future)")
+    a.add_argument("--service")
+    a.add_argument("--slo")
+    a.add_argument("--kind", choices=["maintenance", "correction"], default="maintenance")
+    a.add_argument("--from", dest="start", required=True, help="ISO 8601 or unix seconds")
+    a.add_argument("--to", dest="end", required=True, help="ISO 8601 or unix seconds")
+    a.add_argument("--comment", required=True, help="why (kept with it and audited)")
+    acts.add_parser("list", help="every exclusion, deleted ones too")
+    d = acts.add_parser("delete", help="count the range again")
+    d.add_argument("id")
+    p.set_defaults(fn=cmd_exclude)

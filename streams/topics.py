@@ -19,7 +19,8 @@ NOTIFICATIONS_DLQ = "sloburn.notifications.dlq"
 DECISIONS = "sloburn.decisions"  # audit: decision changes, overrides, rollback calls
 SILENCES = "sloburn.silences"  # every silence as created or expired; each worker reads it all
 
-ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ, DECISIONS, SILENCES)
+CONTROL = "sloburn.control"  # maintenance windows and corrections; each worker reads it all
+ALL = (OUTCOMES, OUTCOMES_DLQ, SLI, ALERTS, NOTIFICATIONS_DLQ, DECISIONS, SILENCES, CONTROL)
 
 
 def partition_for_slo(slo_id: str, partitions: int) -> int:

@@ -1,16 +1,20 @@
-"""Silences: every worker follows the whole ``sloburn.silences`` topic into memory (a silence
-must hold on whichever worker owns the alert), and publishes the ones the API creates."""
+"""Silences and exclusions: every worker follows the whole ``sloburn.silences`` and
+``sloburn.control`` topics into memory (a silence must hold, and an exclusion count, on
+whichever worker owns the SLO), and publishes the ones its API creates or changes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streams import topics
 from streams.app import Wiring
+from streams.exclusions import Exclusion
 from streams.notify.silences import Silence
 
 log = logging.getLogger(__name__)
@@ -22,15 +26,30 @@ async def publish(w: Wiring, silence: Silence) -> None:
     await w.silences_topic.send(key=silence.id.encode(), value=silence.model_dump_json().encode())
 
 
-def register(w: Wiring) -> None:
-    """Attach the task following the silences topic."""
+def _take_exclusion(w: Wiring, e: Exclusion) -> None:
+    w.exclusions[e.id] = e
+    w.evaluator.exclusions = list(w.exclusions.values())
+
+
+async def publish_exclusion(w: Wiring, exclusion: Exclusion) -> None:
+    """Store a new or deleted exclusion: here at once, everywhere through the control topic."""
+    _take_exclusion(w, exclusion)
+    await w.control_topic.send(
+        key=exclusion.id.encode(), value=exclusion.model_dump_json().encode()
+    )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _follow(w: Wiring, topic: str, model: type[M], take: Callable[[M], None]) -> None:
+    """A task reading ``topic`` from its start into ``take``, again after a broker outage."""
     rt = w.runtime
 
-    @w.app.task
-    async def follow_silences() -> None:
+    async def follow() -> None:
         while True:
             consumer = AIOKafkaConsumer(
-                topics.SILENCES,
+                topic,
                 bootstrap_servers=rt.broker,
                 group_id=None,
                 auto_offset_reset="earliest",
@@ -40,15 +59,23 @@ def register(w: Wiring) -> None:
                 await consumer.start()
                 async for msg in consumer:
                     try:
-                        s = Silence.model_validate_json(msg.value or b"")
+                        record = model.model_validate_json(msg.value or b"")
                     except ValidationError:
-                        log.error("unreadable record on %s skipped", topics.SILENCES)
+                        log.error("unreadable record on %s skipped", topic)
                         continue
-                    w.silences[s.id] = s
+                    take(record)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the broker went away: keep what we know, follow again
-                log.warning("following %s interrupted (%s); again in 2s", topics.SILENCES, e)
+                log.warning("following %s interrupted (%s); again in 2s", topic, e)
                 await asyncio.sleep(2)
             finally:
                 await consumer.stop()
+
+    w.app.task(follow)
+
+
+def register(w: Wiring) -> None:
+    """Attach the tasks following the silences and control topics."""
+    _follow(w, topics.SILENCES, Silence, lambda s: w.silences.__setitem__(s.id, s))
+    _follow(w, topics.CONTROL, Exclusion, lambda e: _take_exclusion(w, e))
