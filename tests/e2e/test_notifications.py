@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,9 +21,12 @@ from aiokafka.structs import TopicPartition
 
 from streams import topics
 from streams.broker import EmbeddedBroker
+from streams.config import load_config
 from streams.demo import send_scenario
+from streams.exclusions import read_exclusions
 from streams.models import DEFAULT_SUMMARY, dedup_key
 from streams.receivers import Failure
+from streams.replay import InProcess, run
 from streams.traffic import Scenario
 from tests.conftest import ROOT
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
@@ -301,3 +305,54 @@ def test_a_ticket_is_held_while_its_page_fires_and_delivered_once_the_page_resol
         )
         == 1
     )
+
+
+def test_a_maintenance_window_added_after_the_fact_clears_its_page_and_a_replay_agrees(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker], tmp_path: Path
+) -> None:
+    token = "tok-maint-5e4d3c2b"
+    cfg_text = config()
+    w = worker(cfg_text, SLOBURN_API_TOKENS=f"oncall:{token}")
+    # A 20-minute outage at 0.25 s per 10-s bucket: ~30 s of wall time; the page fires early.
+    sc = outage(outage_s=1200, live_s=40 * 60)
+    sender = in_background(sc, broker.bootstrap, pace_s=0.25)
+    try:
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
+        body = {
+            "kind": "maintenance",
+            "matchers": {"slo": SLO},
+            "starts_at": sc.outage_start,
+            "ends_at": sc.outage_end,
+            "comment": "planned failover, announced",
+        }
+        assert w.post("/v1/exclusions", body)[0] == 401
+        status, made = w.post("/v1/exclusions", body, token)
+        assert status == 201 and made["status"] == "active"
+        posted_at = time.time()
+        # Resolved by the exclusion while the outage's events are still arriving.
+        wait_for(lambda: accepted(receivers, "pagerduty", event_action="resolve"), 15, "resolve")
+        assert accepted(receivers, "pagerduty", event_action="resolve")[0]["at"] - posted_at < 15
+    finally:
+        sender.join(120)
+    time.sleep(3)
+    assert len(accepted(receivers, "pagerduty", event_action="trigger")) == 1
+    (slo,) = w.get("/v1/slos")["slos"]
+    worker_budget = (slo["budget"]["bad"], slo["budget"]["total"])
+    assert worker_budget[0] < 10  # the history's rare errors, none of the outage's
+    decisions = asyncio.run(read_records(broker.bootstrap, topics.DECISIONS, settle_s=1.0))
+    audits = [orjson.loads(v) for _, v in decisions]
+    (record,) = [a for a in audits if a["kind"] == "exclusion"]
+    assert (record["id"], record["who"], record["slo"]) == (made["id"], "oncall", SLO)
+
+    # The same events replayed in-process with the exclusion saved from the API.
+    saved = tmp_path / "exclusions.json"
+    saved.write_bytes(orjson.dumps(w.get("/v1/exclusions")))
+    cfg_path = tmp_path / "replay.yaml"
+    cfg_path.write_text(cfg_text)
+    cfg = load_config([cfg_path], env=receivers.env())
+    backend = InProcess(cfg, now=time.time())
+    backend.evaluator.exclusions = read_exclusions(saved)
+    lines = [*sc.history(), *(msg for _, msg in sc.live())]
+    run(lines, cfg, backend, 60, time.time(), lambda rows: None)
+    _, budget, _ = backend.evaluator.counts(cfg.slos[0], sc.end + 60)
+    assert (budget.bad, budget.total) == worker_budget
