@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,7 +23,7 @@ from streams.agents import silences
 from streams.agents.gate import audit, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
-from streams.exclusions import ExclusionRequest, exclusion_json
+from streams.exclusions import Exclusion, ExclusionRequest, exclusion_json
 from streams.notify.silences import Silence, SilenceRequest
 from streams.policy import Override, Verdict
 from streams.published import status_json
@@ -216,6 +217,29 @@ def register(w: Wiring) -> None:
 
     app.page("/v1/gate/{service}/override")(GateOverride)
 
+    async def create(
+        view: Any,
+        request: Any,
+        what: str,
+        model: type[Any],
+        make: Callable[[Any, str, float], Any],
+        publish: Callable[[Wiring, Any], Awaitable[None]],
+        audited: Callable[[Any, str, float], dict[str, Any]],
+        show: Callable[[Any, float], dict[str, Any]],
+    ) -> Any:
+        """A token-guarded, audited creation (a silence, an exclusion) from a JSON body."""
+        who = approver(request.headers.get("Authorization"), tokens)
+        if who is None:
+            return view.json({"error": "a valid bearer token is required"}, status=401)
+        now = time.time()
+        try:
+            item = make(await read_json(request, model), who, now)
+        except ValueError as e:
+            return view.json({"error": f"invalid {what}: {e}"}, status=400)
+        await publish(w, item)
+        await audit(w, audited(item, who, now))
+        return view.json(show(item, now), status=201)
+
     def silence_json(s: Silence, now: float) -> dict[str, Any]:
         status = "active" if s.active(now) else "pending" if now < s.starts_at else "expired"
         return {
@@ -233,18 +257,8 @@ def register(w: Wiring) -> None:
             return self.json({"silences": [silence_json(s, now) for s in ordered]})
 
         async def post(self, request: Any) -> Any:
-            who = approver(request.headers.get("Authorization"), tokens)
-            if who is None:
-                return self.json({"error": "a valid bearer token is required"}, status=401)
-            now = time.time()
-            try:
-                s = (await read_json(request, SilenceRequest)).silence(who, now)
-            except ValueError as e:
-                return self.json({"error": f"invalid silence: {e}"}, status=400)
-            await silences.publish(w, s)
-            await audit(
-                w,
-                {
+            def audited(s: Silence, who: str, now: float) -> dict[str, Any]:
+                return {
                     "kind": "silence",
                     "who": who,
                     "why": s.comment,
@@ -252,9 +266,18 @@ def register(w: Wiring) -> None:
                     **s.matchers.model_dump(),
                     "until": s.ends_at,
                     "id": s.id,
-                },
+                }
+
+            return await create(
+                self,
+                request,
+                "silence",
+                SilenceRequest,
+                lambda body, who, now: body.silence(who, now),
+                silences.publish,
+                audited,
+                silence_json,
             )
-            return self.json(silence_json(s, now), status=201)
 
     class SilenceById(View):
         async def delete(self, request: Any, silence_id: str) -> Any:
@@ -289,18 +312,8 @@ def register(w: Wiring) -> None:
             return self.json({"exclusions": [exclusion_json(e) for e in ordered]})
 
         async def post(self, request: Any) -> Any:
-            who = approver(request.headers.get("Authorization"), tokens)
-            if who is None:
-                return self.json({"error": "a valid bearer token is required"}, status=401)
-            now = time.time()
-            try:
-                e = (await read_json(request, ExclusionRequest)).exclusion(who, now)
-            except ValueError as err:
-                return self.json({"error": f"invalid exclusion: {err}"}, status=400)
-            await silences.publish_exclusion(w, e)
-            await audit(
-                w,
-                {
+            def audited(e: Exclusion, who: str, now: float) -> dict[str, Any]:
+                return {
                     "kind": "exclusion",
                     "exclusion_kind": e.kind,
                     "who": who,
@@ -310,9 +323,18 @@ def register(w: Wiring) -> None:
                     "from": e.starts_at,
                     "until": e.ends_at,
                     "id": e.id,
-                },
+                }
+
+            return await create(
+                self,
+                request,
+                "exclusion",
+                ExclusionRequest,
+                lambda body, who, now: body.exclusion(who, now),
+                silences.publish_exclusion,
+                audited,
+                lambda e, now: exclusion_json(e),
             )
-            return self.json(exclusion_json(e), status=201)
 
     class ExclusionById(View):
         async def delete(self, request: Any, exclusion_id: str) -> Any:

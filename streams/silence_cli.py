@@ -115,11 +115,17 @@ def cmd_exclude(args: argparse.Namespace) -> int:
     return _run(args, "exclusions", request)
 
 
+def _command(sub: Any, name: str, help_text: str, fn: Any) -> Any:
+    """A subcommand with --url and its actions; returns the actions' parser group."""
+    p = sub.add_parser(name, help=f"{help_text} (token: SLOBURN_TOKEN)")
+    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+    p.set_defaults(fn=fn)
+    return p.add_subparsers(dest="action", required=True)
+
+
 def add_parser(sub: Any) -> None:
     """The ``silence`` subcommand."""
-    p = sub.add_parser("silence", help="add, list or expire silences (token: SLOBURN_TOKEN)")
-    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
-    acts = p.add_subparsers(dest="action", required=True)
+    acts = _command(sub, "silence", "add, list or expire silences", cmd_silence)
     a = acts.add_parser("add", help="silence matching alerts for a while")
     a.add_argument("--service")
     a.add_argument("--slo")
@@ -129,14 +135,11 @@ def add_parser(sub: Any) -> None:
     acts.add_parser("list", help="every silence: active, pending and expired")
     e = acts.add_parser("expire", help="end a silence now")
     e.add_argument("id")
-    p.set_defaults(fn=cmd_silence)
 
 
 def add_exclude_parser(sub: Any) -> None:
     """The ``exclude`` subcommand."""
-    p = sub.add_parser("exclude", help="maintenance windows and corrections (token: SLOBURN_TOKEN)")
-    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
-    acts = p.add_subparsers(dest="action", required=True)
+    acts = _command(sub, "exclude", "maintenance windows and corrections", cmd_exclude)
     a = acts.add_parser("add", help="leave an event-time range out of budgets (past or future)")
     a.add_argument("--service")
     a.add_argument("--slo")
@@ -147,4 +150,3 @@ def add_exclude_parser(sub: Any) -> None:
     acts.add_parser("list", help="every exclusion, deleted ones too")
     d = acts.add_parser("delete", help="count the range again")
     d.add_argument("id")
-    p.set_defaults(fn=cmd_exclude)

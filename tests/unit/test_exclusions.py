@@ -3,7 +3,6 @@ retroactively, and exactly."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import orjson
@@ -12,22 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.buckets import ROLLUP_S, BucketStore, floor_to
-from streams.config import SLO, workbook_rules
 from streams.evaluation import Evaluator
 from streams.exclusions import Exclusion, ExclusionRequest, exclusion_json, read_exclusions
 from streams.models import SliRecord
 from streams.notify.silences import Matchers
 from streams.slo_math import Counts
+from tests.unit.test_slo_math import slo_999
 
 T0 = 1_800_000_000
-CHECKOUT = SLO(
-    id="checkout-api:success_rate",
-    service="checkout-api",
-    sli_type="success_rate",
-    target=Fraction("0.999"),
-    window_days=30,
-    alerts=workbook_rules(),
-)
+CHECKOUT = slo_999()
 RULES = sorted(r.name for r in CHECKOUT.alerts)
 
 

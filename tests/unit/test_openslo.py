@@ -108,15 +108,19 @@ def test_openslo_to_sloburn_to_openslo_keeps_every_supported_field(tmp_path: Pat
     ]
 
 
-def test_sloburn_configs_convert_to_openslo_and_back_to_the_same_slos(tmp_path: Path) -> None:
-    shipped = [ROOT / "configs" / "slo_config.yaml", ROOT / "examples" / "low-traffic.yaml"]
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "convert", "--to", "openslo", *map(str, shipped)],
+def convert(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "convert", *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
+
+
+def test_sloburn_configs_convert_to_openslo_and_back_to_the_same_slos(tmp_path: Path) -> None:
+    shipped = [ROOT / "configs" / "slo_config.yaml", ROOT / "examples" / "low-traffic.yaml"]
+    out = convert("--to", "openslo", *map(str, shipped))
     assert out.returncode == 0, out.stderr
     path = tmp_path / "openslo.yaml"
     path.write_text(out.stdout)
@@ -129,13 +133,7 @@ def test_sloburn_configs_convert_to_openslo_and_back_to_the_same_slos(tmp_path: 
         ]  # fmt: skip
 
     assert measured(load_config([path], env={}).slos) == measured(load_config(shipped, env={}).slos)
-    back = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "convert", "--to", "sloburn", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    back = convert("--to", "sloburn", str(path))
     assert back.returncode == 0, back.stderr
     policy = tmp_path / "policy.yaml"
     policy.write_text(back.stdout)
@@ -179,14 +177,7 @@ def test_what_would_change_the_measurement_is_an_error_naming_the_field(
 
 
 def test_what_openslo_cannot_carry_is_named_when_converting() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "convert", "--to", "openslo",
-         "configs/error-budget-policy.yaml"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )  # fmt: skip
+    out = convert("--to", "openslo", "configs/error-budget-policy.yaml")
     assert out.returncode == 0
     assert (
         "convert warning: payment-gateway:latency: success_codes has no OpenSLO form; left out"
