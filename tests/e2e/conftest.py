@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import re
 import signal
 import subprocess
 import time
@@ -115,6 +116,9 @@ class Worker:
         return total
 
 
+LIFECYCLE = re.compile(r"\[\^[^\]]*\]: (Starting|Stopping|Cleanup|Gathering|Closing|Wait for)")
+
+
 @pytest.fixture
 def worker(
     tmp_path: Path, broker: EmbeddedBroker, receivers: Received
@@ -140,11 +144,9 @@ def worker(
         for proc, log in procs:
             stop_process(proc)
             lines = log.read_text(errors="replace").splitlines()
-            # Faust's own service start/stop lines ("[^--...]") bury what sloburn said.
-            ours = [line for line in lines if "[^" not in line][-60:]
-            print(
-                f"--- {log.name} (last 60 lines without Faust's service lines) ---", *ours, sep="\n"
-            )
+            # Faust's service start/stop lines bury what sloburn and recovery said.
+            said = [line for line in lines if not LIFECYCLE.search(line)][-80:]
+            print(f"--- {log.name} (last 80 lines but service start/stop) ---", *said, sep="\n")
             print(f"--- {log.name} (last 10 lines) ---", *lines[-10:], sep="\n")
 
 
