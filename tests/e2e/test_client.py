@@ -4,8 +4,6 @@ request would, in far fewer messages."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from streams.broker import EmbeddedBroker
 from streams.client import OutcomeClient
 from streams.config import load_config
-from tests.conftest import ROOT
+from tests.conftest import sloburn
 from tests.e2e.conftest import Worker, services_config, totals, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -53,24 +51,7 @@ def test_pre_counted_and_batched_outcomes_count_exactly(
 
     lines = tmp_path / "batched.jsonl"
     lines.write_bytes(b"\n".join(orjson.dumps(o) for o in outcomes("batched-api", 1200, now)))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "send",
-            str(lines),
-            "--batch",
-            "--broker",
-            broker.bootstrap,
-            "--partitions",
-            "4",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    proc = sloburn("send", str(lines), "--batch", "--broker", broker.bootstrap, "--partitions", "4")
     assert proc.returncode == 0, proc.stderr
     assert "sent 1200 outcomes as 3 messages (batched)" in proc.stderr
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
-from tests.conftest import BAD_SERVICE_MAP
+from tests.conftest import BAD_SERVICE_MAP, sloburn
 
 pytestmark = pytest.mark.e2e
 
@@ -24,22 +24,7 @@ def test_worker_with_a_bad_config_exits_nonzero_naming_file_field_and_expectatio
 ) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(BAD_SERVICE_MAP)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "worker",
-            "--config",
-            str(cfg),
-            "--broker",
-            f"127.0.0.1:{free_port()}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=repo_root,
-    )
+    proc = sloburn("worker", "--config", str(cfg), "--broker", f"127.0.0.1:{free_port()}")
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert "Traceback" not in proc.stderr
@@ -116,13 +101,7 @@ def test_sloburn_send_produces_each_line_keyed_by_service(
     ]
     src = tmp_path / "events.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "send", str(src), "--broker", broker.bootstrap],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=repo_root,
-    )
+    proc = sloburn("send", str(src), "--broker", broker.bootstrap)
     assert proc.returncode == 0, proc.stderr
     assert "sent 3 messages" in proc.stderr
 
@@ -160,21 +139,12 @@ def test_worker_with_bad_kafka_security_settings_exits_with_one_line_each(
         "SLOBURN_KAFKA_SECURITY_PROTOCOL": "TLS",
         "SLOBURN_KAFKA_SASL_PASSWORD": "never-printed-0123",
     }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "worker",
-            "--config",
-            "configs/slo_config.yaml",
-            "--broker",
-            f"127.0.0.1:{free_port()}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=repo_root,
+    proc = sloburn(
+        "worker",
+        "--config",
+        "configs/slo_config.yaml",
+        "--broker",
+        f"127.0.0.1:{free_port()}",
         env=env,
     )
     assert proc.returncode == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from confluent_kafka import Producer
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import send_scenario
+from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -52,12 +52,7 @@ settings:
 
 
 def gate_cli(w: Worker, service: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "gate", service, "--url", w.web, *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return sloburn("gate", service, "--url", w.web, *extra)
 
 
 def send(bootstrap: str, *events: dict) -> None:
@@ -202,23 +197,7 @@ def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
 
 def test_gate_against_a_stopped_worker_exits_2_within_its_timeout(repo_root: Path) -> None:
     started = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "gate",
-            "shop-api",
-            "--url",
-            f"http://127.0.0.1:{free_port()}",
-            "--timeout",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=repo_root,
-    )
+    proc = sloburn("gate", "shop-api", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "3")
     assert proc.returncode == 2
     assert "cannot tell: worker at" in proc.stderr and "unreachable" in proc.stderr
     assert time.monotonic() - started < 15

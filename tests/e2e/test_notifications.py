@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from streams.models import DEFAULT_SUMMARY, dedup_key
 from streams.receivers import Failure
 from streams.replay import InProcess, run
 from streams.traffic import Scenario
-from tests.conftest import ROOT
+from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -252,14 +251,7 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
 
     def cli(*args: str, token: str = "") -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "SLOBURN_TOKEN": token}
-        return subprocess.run(
-            [sys.executable, "-m", "streams.cli", "silence", "--url", w.web, *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=env,
-            cwd=ROOT,
-        )
+        return sloburn("silence", "--url", w.web, *args, timeout=30, env=env)
 
     listed = cli("list")
     assert listed.returncode == 0 and f"{silence['id']}  active" in listed.stdout

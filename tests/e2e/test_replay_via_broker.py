@@ -3,14 +3,13 @@ same bytes as the in-process replay."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.traffic import EXAMPLE_START, Trouble, synthetic_history
+from tests.conftest import sloburn
 
 pytestmark = pytest.mark.e2e
 
@@ -35,25 +34,17 @@ def events_file(path: Path) -> Path:
 
 
 def replay(events: Path, out: Path, repo_root: Path, *extra: str) -> str:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "replay",
-            str(events),
-            "--config",
-            "configs/slo_config.yaml",
-            "--out",
-            str(out),
-            "--every",
-            "1800",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
+    proc = sloburn(
+        "replay",
+        str(events),
+        "--config",
+        "configs/slo_config.yaml",
+        "--out",
+        str(out),
+        "--every",
+        "1800",
+        *extra,
         timeout=300,
-        cwd=repo_root,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout

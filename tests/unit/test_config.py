@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from streams.config import AlertRule, Config, ConfigError, load_config
-from tests.conftest import BAD_SERVICE_MAP
+from tests.conftest import BAD_SERVICE_MAP, sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "configs/slo_config.yaml", ROOT / "configs/error-budget-policy.yaml"]
@@ -464,13 +463,7 @@ def test_policy_le_in_seconds_converts_to_exact_milliseconds(tmp_path: Path) -> 
 
 
 def run_validate(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "validate", *map(str, paths)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    return sloburn("validate", *map(str, paths))
 
 
 def test_cli_validate_prints_each_problem_as_one_stderr_line_and_exits_1(

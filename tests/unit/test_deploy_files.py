@@ -6,13 +6,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from streams.metrics import Metrics
+from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -61,19 +61,10 @@ def test_prometheus_scrapes_the_worker_and_loads_current_rules() -> None:
     prom = yaml.safe_load((ROOT / "configs" / "prometheus" / "prometheus.yml").read_text())
     targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == ["worker:6066"]
-    fresh = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "rules",
-            "configs/slo_config.yaml",
-            "configs/error-budget-policy.yaml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    fresh = sloburn(
+        "rules",
+        "configs/slo_config.yaml",
+        "configs/error-budget-policy.yaml",
         env={"PATH": "/usr/bin:/bin"},
     )
     assert fresh.returncode == 0, fresh.stderr

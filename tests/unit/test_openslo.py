@@ -4,7 +4,6 @@ what sloburn cannot honour is named, never dropped in silence."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 
 from streams.config import ConfigError, load_config
 from streams.openslo import from_slos
+from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "fixtures" / "openslo" / "spec-examples.yaml"
@@ -109,13 +109,7 @@ def test_openslo_to_sloburn_to_openslo_keeps_every_supported_field(tmp_path: Pat
 
 
 def convert(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "convert", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    return sloburn("convert", *args)
 
 
 def test_sloburn_configs_convert_to_openslo_and_back_to_the_same_slos(tmp_path: Path) -> None:

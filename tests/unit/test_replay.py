@@ -14,6 +14,7 @@ from streams.buckets import ROLLUP_S, floor_to
 from streams.config import BASE_WINDOW_MAX_S, load_alert_policy, load_config
 from streams.replay import InProcess, replay_file, replay_incidents
 from streams.traffic import EXAMPLE_START, example_history
+from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "outages.jsonl"
@@ -152,10 +153,10 @@ def test_summary_lists_each_incident_with_detection_and_reset(replayed: tuple[Pa
 
 
 def backtest(*policies: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "streams.cli", "backtest", str(EXAMPLE), "--config", str(CONFIG)]
+    args = ["backtest", str(EXAMPLE), "--config", str(CONFIG)]
     for p in policies:
-        cmd += ["--policy", p]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+        args += ["--policy", p]
+    return sloburn(*args, timeout=300)
 
 
 def test_a_policy_equal_to_the_defaults_reproduces_the_plain_replay(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 
 from streams.config import load_config
 from streams.rules import MetricNames, prometheus_rules
+from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMTOOL = shutil.which("promtool")
@@ -22,13 +22,7 @@ needs_promtool = pytest.mark.skipif(
 
 
 def rules_text(*configs: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "rules", *configs],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    proc = sloburn("rules", *configs)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
