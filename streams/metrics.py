@@ -54,6 +54,19 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.dlq_records = Counter(
+            "sloburn_dlq_records_total",
+            "Records written to the outcomes dead-letter topic: one per rejected message, "
+            "however many of its outcomes were rejected.",
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            "sloburn_internal_errors_total",
+            "Messages an agent failed on unexpectedly; each was dead-lettered (reason "
+            "internal_error) and cost no other message.",
+            ["agent"],
+            registry=r,
+        )
         self.outcomes_skipped = Counter(
             "sloburn_outcomes_skipped_total",
             "Accepted outcomes an SLO could not judge (e.g. no latency_ms for a latency SLO).",

@@ -95,9 +95,24 @@ class SliRecord:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SliRecord:
-        """Inverse of to_bytes."""
+        """Inverse of to_bytes; ValueError for anything to_bytes would not have written (the
+        topic is ours, but a record the window table cannot take must not reach it)."""
         slo, counts, newest, part = orjson.loads(raw)
-        return cls(slo, [tuple(c) for c in counts], newest, part)
+        if not (
+            type(slo) is str
+            and type(counts) is list
+            and type(newest) in (int, float)
+            and type(part) is int
+            and part >= 0
+            and all(
+                type(c) is list and len(c) == 4 and all(type(x) is int for x in c) for c in counts
+            )
+        ):
+            raise ValueError(
+                "not an SLI record: expected [slo, [[offset, start, bad, total]...], "
+                "newest_ts, partition]"
+            )
+        return cls(slo, [tuple(c) for c in counts], float(newest), part)
 
 
 AlertStateName = Literal["firing", "resolved"]

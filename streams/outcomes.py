@@ -8,12 +8,15 @@ so it is safe as a metric label) and a human error. Nothing is dropped silently.
 from __future__ import annotations
 
 import math
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from streams import failpoints
 from streams.config import SLO, Config
 from streams.models import AggregateOutcome, RawOutcome, SliRecord
 
@@ -31,26 +34,84 @@ REASONS = (
     "future_timestamp",
     "late",
     "too_large",
+    "internal_error",
 )
 
 DLQ_RAW_MAX = 64 * 1024  # bytes of the original message kept in a DLQ record
+DLQ_LISTED_MAX = 20  # rejected elements of one array message listed one by one
+DLQ_ELEMENT_MAX = 4096  # bytes of each listed element
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """An outcome that cannot count; goes to the DLQ with its reason and original bytes."""
+    """An outcome that cannot count; goes to the DLQ with its reason and original bytes.
+
+    ``index`` is the outcome's position when the message is a JSON array (None: the message is
+    the outcome, and ``raw`` its bytes); ``element`` is then the decoded element, encoded for
+    the DLQ only if it is listed (most rejections of a huge array are only counted).
+    """
 
     reason: str  # one of REASONS
     error: str  # what was expected, for the human reading the DLQ
-    raw: bytes
+    raw: bytes = b""
+    index: int | None = None
+    element: Any = None
 
-    def dlq_record(self) -> bytes:
-        """The DLQ message body: the reason and the original bytes as text."""
-        raw = self.raw[:DLQ_RAW_MAX].decode("utf-8", "backslashreplace")
-        record: dict[str, object] = {"reason": self.reason, "error": self.error, "raw": raw}
-        if len(self.raw) > DLQ_RAW_MAX:
-            record["raw_truncated_from_bytes"] = len(self.raw)
+    def element_text(self) -> str | None:
+        """The element as JSON text (at most DLQ_ELEMENT_MAX bytes), or None when it cannot be
+        written back (nested deeper than the encoder allows; the message's ``raw`` has it)."""
+        try:
+            own = self.raw or orjson.dumps(self.element)
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+        return _text(own[:DLQ_ELEMENT_MAX])
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def dlq_record(
+    message: bytes, rejections: Sequence[Rejection], source: Mapping[str, object] | None = None
+) -> bytes:
+    """The one DLQ record of one Kafka message, however many of its outcomes were rejected:
+    the first reason and error, the original bytes as text (at most DLQ_RAW_MAX), and for an
+    array the count per reason with the first DLQ_LISTED_MAX rejected elements by index.
+
+    One record per message bounds what a hostile producer can make us write: a 200 KB array of
+    100,000 bad elements is one record, not 100,000. ``source`` (topic, partition, offset) is
+    added for records that did not come from the outcomes topic or failed unexpectedly.
+    """
+    first = rejections[0]
+    record: dict[str, object] = {
+        "reason": first.reason,
+        "error": first.error,
+        "raw": _text(message[:DLQ_RAW_MAX]),
+    }
+    if len(message) > DLQ_RAW_MAX:
+        record["raw_truncated_from_bytes"] = len(message)
+    record.update(source or {})
+    if first.index is None:
         return orjson.dumps(record)
+    reasons: dict[str, int] = {}
+    for r in rejections:
+        reasons[r.reason] = reasons.get(r.reason, 0) + 1
+    listed = []
+    for r in rejections[:DLQ_LISTED_MAX]:
+        entry: dict[str, object] = {"index": r.index, "reason": r.reason, "error": r.error}
+        text = r.element_text()
+        if text is not None:
+            entry["outcome"] = text
+        listed.append(entry)
+    record.update(rejected=len(rejections), reasons=reasons, rejections=listed)
+    if len(rejections) > DLQ_LISTED_MAX:
+        record["rejections_not_listed"] = len(rejections) - DLQ_LISTED_MAX
+    return orjson.dumps(record)
+
+
+def internal_error(exc: BaseException) -> str:
+    """The error text of an ``internal_error``: the exception's class and message, short."""
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 @dataclass
@@ -73,6 +134,24 @@ class Aggregate:
         cell[1] += total
         if ts > self.newest.get(slo_id, 0.0):
             self.newest[slo_id] = ts
+
+    def merge(self, other: Aggregate) -> None:
+        """Fold ``other`` (one message's counts) in."""
+        for slo_id, cells in other.counts.items():
+            mine = self.counts.setdefault(slo_id, {})
+            for key, (bad, total) in cells.items():
+                cell = mine.get(key)
+                if cell is None:
+                    mine[key] = [bad, total]
+                else:
+                    cell[0] += bad
+                    cell[1] += total
+        for slo_id, ts in other.newest.items():
+            if ts > self.newest.get(slo_id, 0.0):
+                self.newest[slo_id] = ts
+        for mine_counts, theirs in ((self.accepted, other.accepted), (self.skipped, other.skipped)):
+            for k, n in theirs.items():
+                mine_counts[k] = mine_counts.get(k, 0) + n
 
     def contributions(self, slo_id: str) -> list[tuple[int, int, int, int]]:
         """(source offset, bucket start, bad, total) for one SLO, in offset order."""
@@ -167,8 +246,9 @@ def judge(slo: SLO, ev: RawOutcome | PlainOutcome) -> bool | None:
     return good and ev.latency_ms <= slo.latency_threshold_ms
 
 
-def _reject(obj: Any, raw: bytes | None, reason: str, error: str) -> Rejection:
-    return Rejection(reason, error, raw if raw is not None else orjson.dumps(obj))
+def _reject(obj: Any, raw: bytes | None, reason: str, error: str, index: int | None) -> Rejection:
+    # An array element keeps its decoded value, encoded only if its DLQ record lists it.
+    return Rejection(reason, error, raw or b"", index, None if raw is not None else obj)
 
 
 def classify(
@@ -177,8 +257,9 @@ def classify(
     cfg: Config,
     now: float,
     into: Aggregate,
-    watermarks: dict[str, float],
+    watermarks: MutableMapping[str, float],
     offset: int = 0,
+    index: int | None = None,
 ) -> Rejection | None:
     """Validate one outcome object and fold it into ``into``; a Rejection if it cannot count.
 
@@ -186,12 +267,12 @@ def classify(
     holds the newest accepted event time per service; an event older than that minus the
     allowed lateness is rejected as ``late`` (its buckets may already be compacted or expired),
     a later one updates its own bucket. ``offset`` is the source message's (Kafka offset).
-    ``raw`` is the outcome's own bytes for the DLQ; None: encode ``obj`` if it is rejected
-    (most are not, and encoding every element of a batched message costs).
+    ``raw`` is the outcome's own bytes for the DLQ; None for an element of an array message,
+    at position ``index``.
     """
 
     if not isinstance(obj, dict):
-        return _reject(obj, raw, "not_an_object", "expected a JSON object per outcome")
+        return _reject(obj, raw, "not_an_object", "expected a JSON object per outcome", index)
     is_aggregate = "good" in obj or "total" in obj
     ev: RawOutcome | PlainOutcome | AggregateOutcome | None = (
         None if is_aggregate else plain_outcome(obj)
@@ -205,11 +286,15 @@ def classify(
             )
         except ValidationError as e:
             reason, error = _reason_for(e)
-            return _reject(obj, raw, reason, error)
+            return _reject(obj, raw, reason, error, index)
     slos = cfg.slos_of(ev.service)
     if not slos:
         return _reject(
-            obj, raw, "unknown_service", f"service: {ev.service!r} has no SLO in the loaded config"
+            obj,
+            raw,
+            "unknown_service",
+            f"service: {ev.service!r} has no SLO in the loaded config",
+            index,
         )
     if ev.ts > now + cfg.settings.max_future_seconds:
         return _reject(
@@ -217,6 +302,7 @@ def classify(
             raw,
             "future_timestamp",
             f"ts: {ev.ts:.3f} is more than {cfg.settings.max_future_seconds}s ahead of now",
+            index,
         )
     lateness = cfg.settings.allowed_lateness_seconds
     mark = watermarks.get(ev.service)
@@ -227,6 +313,7 @@ def classify(
             "late",
             f"ts: {ev.ts:.3f} is {mark - ev.ts:.0f}s behind the newest event of {ev.service!r}; "
             f"allowed lateness is {lateness}s",
+            index,
         )
     bucket_s = cfg.settings.bucket_seconds
     if isinstance(ev, AggregateOutcome):
@@ -238,6 +325,7 @@ def classify(
                 chosen,
                 f"slo: expected one of {[s.id for s in slos]} for pre-counted outcomes, "
                 f"got {ev.slo!r}",
+                index,
             )
         bad = ev.total - ev.good
         for slo in chosen:
@@ -284,13 +372,26 @@ def ingest_message(
     offset: int = 0,
 ) -> list[Rejection]:
     """Decode one Kafka message (an outcome or a JSON array of them, at ``offset`` in its
-    partition) into ``into``."""
-    items = split_message(raw, cfg.settings.max_message_bytes)
-    if isinstance(items, Rejection):
-        return [items]
-    out = []
-    for obj, own in items:
-        rej = classify(obj, own, cfg, now, into, watermarks, offset)
-        if rej is not None:
-            out.append(rej)
+    partition) into ``into``: all of its accepted outcomes, or none of them.
+
+    Contained: an unexpected error while judging the message (a bug, or input no test
+    foresaw) leaves ``into`` and ``watermarks`` as they were and rejects the whole message as
+    ``internal_error`` with the exception's class; it never costs another message.
+    """
+    mine = Aggregate()
+    marks: ChainMap[str, float] = ChainMap({}, watermarks)  # writes stay in this message
+    try:
+        items = split_message(raw, cfg.settings.max_message_bytes)
+        if isinstance(items, Rejection):
+            return [items]
+        out = []
+        for i, (obj, own) in enumerate(items):
+            rej = classify(obj, own, cfg, now, mine, marks, offset, i if own is None else None)
+            if rej is not None:
+                out.append(rej)
+        failpoints.check("ingest", raw)
+    except Exception as exc:  # contained by design: see the docstring
+        return [Rejection("internal_error", internal_error(exc), raw)]
+    into.merge(mine)
+    watermarks.update(marks.maps[0])
     return out

@@ -12,9 +12,12 @@ import aiohttp
 import orjson
 from pydantic import ValidationError
 
+from streams import failpoints
 from streams.app import Wiring
+from streams.containment import contained
 from streams.models import AlertEvent
 from streams.notify.delivery import deliver
+from streams.outcomes import internal_error
 from streams.policy import Override, Verdict, decide
 
 log = logging.getLogger(__name__)
@@ -99,48 +102,68 @@ def register(w: Wiring) -> None:
             except Exception:  # a raising timer stops the worker
                 log.exception("gate decision for %s failed", service)
 
+    async def roll_back(session: aiohttp.ClientSession, raw: bytes) -> None:
+        """Call the feature-flag webhook for a fast-burn page, once per firing."""
+        try:
+            ev = AlertEvent.model_validate_json(raw)
+        except ValidationError:
+            return  # the sink agent dead-letters unreadable alert events
+        failpoints.check("rollback", raw)
+        slo = w.cfg.slo(ev.slo)
+        if slo is None or ev.state != "firing" or ev.severity != "page":
+            return
+        flag = slo.enforcement.feature_flag
+        if not flag.auto_rollback or ev.long_burn_rate < flag.burn_threshold:
+            return
+        done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
+        if w.gate_state.get(done_key) is not None:
+            return  # this firing already rolled back (redelivery after a restart)
+        if not flag.webhook_url:
+            outcome = "not called: feature_flag.webhook_url is empty"
+        else:
+            result = await deliver(
+                session, "webhook", flag.webhook_url, rollback_body(ev), deadline_s=120
+            )
+            outcome = (
+                "called"
+                if result.delivered
+                else f"failed after {result.attempts} attempts: {result.reason}"
+            )
+        now = time.time()
+        w.gate_state[done_key] = {"outcome": outcome, "at": now}
+        w.gate_state[f"{ev.slo}|rollback"] = {"outcome": outcome, "at": now}
+        await audit(
+            w,
+            {
+                "kind": "rollback",
+                "service": ev.service,
+                "slo": ev.slo,
+                "rule": ev.rule,
+                "who": "sloburn policy",
+                "why": ev.summary,
+                "outcome": outcome,
+                "at": now,
+            },
+        )
+        log.warning("rollback for %s (%s): %s", ev.slo, ev.rule, outcome)
+
     @w.app.agent(w.alerts, name="rollback")
+    @contained("rollback")
     async def rollback(stream: Any) -> None:
         async with aiohttp.ClientSession() as session:
             async for raw in stream:
                 try:
-                    ev = AlertEvent.model_validate_json(raw)
-                except ValidationError:
-                    continue  # the sink agent dead-letters unreadable alert events
-                slo = w.cfg.slo(ev.slo)
-                if slo is None or ev.state != "firing" or ev.severity != "page":
-                    continue
-                flag = slo.enforcement.feature_flag
-                if not flag.auto_rollback or ev.long_burn_rate < flag.burn_threshold:
-                    continue
-                done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
-                if w.gate_state.get(done_key) is not None:
-                    continue  # this firing already rolled back (redelivery after a restart)
-                if not flag.webhook_url:
-                    outcome = "not called: feature_flag.webhook_url is empty"
-                else:
-                    result = await deliver(
-                        session, "webhook", flag.webhook_url, rollback_body(ev), deadline_s=120
+                    await roll_back(session, raw)
+                except Exception as exc:  # contained: this alert event only
+                    log.exception("rollback of an alert event failed; dead-lettered")
+                    w.metrics.internal_errors.labels("rollback").inc()
+                    await w.notifications_dlq.send(
+                        value=orjson.dumps(
+                            {
+                                "reason": "internal_error",
+                                "error": internal_error(exc),
+                                "agent": "rollback",
+                                "raw": bytes(raw or b"").decode("utf-8", "replace"),
+                            }
+                        )
                     )
-                    outcome = (
-                        "called"
-                        if result.delivered
-                        else f"failed after {result.attempts} attempts: {result.reason}"
-                    )
-                now = time.time()
-                w.gate_state[done_key] = {"outcome": outcome, "at": now}
-                w.gate_state[f"{ev.slo}|rollback"] = {"outcome": outcome, "at": now}
-                await audit(
-                    w,
-                    {
-                        "kind": "rollback",
-                        "service": ev.service,
-                        "slo": ev.slo,
-                        "rule": ev.rule,
-                        "who": "sloburn policy",
-                        "why": ev.summary,
-                        "outcome": outcome,
-                        "at": now,
-                    },
-                )
-                log.warning("rollback for %s (%s): %s", ev.slo, ev.rule, outcome)

@@ -60,10 +60,12 @@ def _follow(w: Wiring, topic: str, model: type[M], take: Callable[[M], None]) ->
                 async for msg in consumer:
                     try:
                         record = model.model_validate_json(msg.value or b"")
+                        take(record)
                     except ValidationError:
                         log.error("unreadable record on %s skipped", topic)
-                        continue
-                    take(record)
+                    except Exception:  # contained: this record only, the follower goes on
+                        log.exception("record on %s could not be applied; skipped", topic)
+                        w.metrics.internal_errors.labels(f"follow {topic}").inc()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the broker went away: keep what we know, follow again

@@ -23,8 +23,9 @@ import orjson
 from faust.types import TP
 from pydantic import ValidationError
 
-from streams import topics
+from streams import failpoints, topics
 from streams.app import Wiring
+from streams.containment import contained
 from streams.evaluation import alert_event
 from streams.models import AlertEvent
 from streams.notify.delivery import Decision, deliver
@@ -34,6 +35,7 @@ from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import Target, targets
 from streams.notify.silences import silencing
 from streams.notify.slack import slack_message
+from streams.outcomes import internal_error
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +226,40 @@ def register(w: Wiring) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         event.ack()
 
+    async def dead_letter(event: Any, reason: str, error: str) -> None:
+        await w.notifications_dlq.send(
+            value=orjson.dumps(
+                {
+                    "reason": reason,
+                    "error": error,
+                    "raw": bytes(event.value or b"").decode("utf-8", "replace"),
+                    "topic": topics.ALERTS,
+                    "partition": event.message.partition,
+                    "offset": event.message.offset,
+                }
+            )
+        )
+        event.ack()
+
+    def dispatch(event: Any, ev: AlertEvent) -> None:
+        """Start the deliveries of one alert event; it is acked when they all ended."""
+        failpoints.check("sink", event.value or b"")
+        latest[ev.dedup_key] = ev.state
+        now = time.time()
+        notes = w.cfg.notifications
+        tasks = [
+            chained(t.name, ev.dedup_key, handle(ev, t, now))
+            for t in targets(notes, w.cfg.slo(ev.slo), ev.service, ev.slo, ev.rule, ev.severity)
+        ]
+        if not tasks:
+            event.ack()
+            return
+        waiter = asyncio.ensure_future(ack_when_done(event, tasks))
+        acking.add(waiter)
+        waiter.add_done_callback(acking.discard)
+
     @w.app.agent(w.alerts, name="sink")
+    @contained("sink")
     async def sink(stream: Any) -> None:
         async with aiohttp.ClientSession() as session:
             session_box[:] = [session]
@@ -233,31 +268,14 @@ def register(w: Wiring) -> None:
                     ev = AlertEvent.model_validate_json(event.value)
                 except ValidationError as e:
                     log.error("unreadable alert event skipped to DLQ: %s", e.errors()[0]["msg"])
-                    await w.notifications_dlq.send(
-                        value=orjson.dumps(
-                            {
-                                "reason": "invalid alert event",
-                                "raw": bytes(event.value).decode("utf-8", "replace"),
-                            }
-                        )
-                    )
-                    event.ack()
+                    await dead_letter(event, "invalid alert event", str(e.errors()[0]["msg"]))
                     continue
-                latest[ev.dedup_key] = ev.state
-                now = time.time()
-                notes = w.cfg.notifications
-                tasks = [
-                    chained(t.name, ev.dedup_key, handle(ev, t, now))
-                    for t in targets(
-                        notes, w.cfg.slo(ev.slo), ev.service, ev.slo, ev.rule, ev.severity
-                    )
-                ]
-                if not tasks:
-                    event.ack()
-                    continue
-                waiter = asyncio.ensure_future(ack_when_done(event, tasks))
-                acking.add(waiter)
-                waiter.add_done_callback(acking.discard)
+                try:
+                    dispatch(event, ev)
+                except Exception as exc:  # contained: this alert event only
+                    log.exception("alert event %s dead-lettered", ev.dedup_key[:12])
+                    m.internal_errors.labels("sink").inc()
+                    await dead_letter(event, "internal_error", internal_error(exc))
 
     n_partitions = w.cfg.settings.partitions
 

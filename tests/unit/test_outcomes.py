@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from streams.config import Config, load_config
 from streams.models import RawOutcome
-from streams.outcomes import REASONS, Aggregate, Rejection, ingest_message, plain_outcome
+from streams.outcomes import (
+    REASONS,
+    Aggregate,
+    Rejection,
+    dlq_record,
+    ingest_message,
+    plain_outcome,
+)
 
 NOW = 1_795_514_400.0  # 2026-11-24T10:00:00Z
 T = NOW - 60  # a recent event time
@@ -172,7 +179,8 @@ def test_each_problem_is_rejected_with_its_own_reason_and_counts_nothing(
 
 
 def test_every_reason_code_is_exercised_once() -> None:
-    assert sorted(r[0] for r in REJECTED) == sorted(REASONS)
+    # internal_error is never the input's fault: tests/unit/test_isolation.py injects it.
+    assert sorted(r[0] for r in REJECTED) == sorted(set(REASONS) - {"internal_error"})
 
 
 @pytest.mark.parametrize(
@@ -219,8 +227,8 @@ def test_iso_8601_timestamp_is_accepted_as_unix_seconds(cfg: Config) -> None:
 
 def test_dlq_record_holds_reason_error_and_original_text(cfg: Config) -> None:
     raw = b'{"service": "billing", "ts": 1795514340.0, "status_code": 200}'
-    (rejection,) = ingest(raw, cfg)[0]
-    assert orjson.loads(rejection.dlq_record()) == {
+    rejections = ingest(raw, cfg)[0]
+    assert orjson.loads(dlq_record(raw, rejections)) == {
         "reason": "unknown_service",
         "error": "service: 'billing' has no SLO in the loaded config",
         "raw": '{"service": "billing", "ts": 1795514340.0, "status_code": 200}',
@@ -228,23 +236,38 @@ def test_dlq_record_holds_reason_error_and_original_text(cfg: Config) -> None:
 
 
 def test_dlq_record_of_undecodable_bytes_keeps_them_escaped(cfg: Config) -> None:
-    (rejection,) = ingest(b"\xff\xfe", cfg)[0]
-    record = orjson.loads(rejection.dlq_record())
+    rejections = ingest(b"\xff\xfe", cfg)[0]
+    record = orjson.loads(dlq_record(b"\xff\xfe", rejections))
     assert record["reason"] == "invalid_json"
     assert record["raw"] == "\\xff\\xfe"
 
 
-def test_dlq_raw_of_a_batch_element_is_that_element_alone(cfg: Config) -> None:
+def test_one_dlq_record_per_array_message_lists_each_rejected_element_alone(
+    cfg: Config,
+) -> None:
     raw = msg([outcome(), 1, {"service": "x"}])
     rejections, _ = ingest(raw, cfg)
-    assert [orjson.loads(r.dlq_record()) for r in rejections] == [
-        {"reason": "not_an_object", "error": "expected a JSON object per outcome", "raw": "1"},
-        {
-            "reason": "missing_field",
-            "error": "ts: required field is missing",
-            "raw": '{"service":"x"}',
-        },
-    ]
+    assert orjson.loads(dlq_record(raw, rejections)) == {
+        "reason": "not_an_object",
+        "error": "expected a JSON object per outcome",
+        "raw": raw.decode(),
+        "rejected": 2,
+        "reasons": {"not_an_object": 1, "missing_field": 1},
+        "rejections": [
+            {
+                "index": 1,
+                "reason": "not_an_object",
+                "error": "expected a JSON object per outcome",
+                "outcome": "1",
+            },
+            {
+                "index": 2,
+                "reason": "missing_field",
+                "error": "ts: required field is missing",
+                "outcome": '{"service":"x"}',
+            },
+        ],
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Failure isolation for agents: what happens when handling a message fails unexpectedly.
+
+The rule (README "Failure isolation", DESIGN.md): an unexpected error while handling one
+message dead-letters that message (reason ``internal_error``, with the exception class) and is
+counted; it never costs another message. An error an agent cannot contain (it cannot publish
+what it applied, or its state may be half-written) stops the worker at once, before any
+offset past what was applied can be committed: Faust acknowledges every event of a
+``take_events`` batch when an agent crashes and restarts it past them, which is how a crash
+used to lose the good events that shared a batch with a bad one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+log = logging.getLogger(__name__)
+
+EXIT_STOPPED = 70  # EX_SOFTWARE: a supervisor restarts the worker; recovery is exact
+
+
+def stop_worker(agent: str, exc: BaseException) -> NoReturn:
+    """Stop the process now: no further event-loop turn, so no offset commit, happens."""
+    log.critical(
+        "%s agent cannot contain %s: %s; stopping the worker without committing past what "
+        "was applied (a restart recovers exactly)",
+        agent,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    logging.shutdown()
+    os._exit(EXIT_STOPPED)
+
+
+def contained(
+    agent: str,
+) -> Callable[[Callable[[Any], Awaitable[None]]], Callable[[Any], Awaitable[None]]]:
+    """Wrap an agent body so that an exception escaping it stops the worker (stop_worker)
+    instead of Faust's restart past the batch in hand."""
+
+    def wrap(body: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        @functools.wraps(body)
+        async def run(stream: Any) -> None:
+            try:
+                await body(stream)
+            except Exception as exc:
+                stop_worker(agent, exc)
+
+        return run
+
+    return wrap

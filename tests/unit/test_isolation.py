@@ -1,0 +1,108 @@
+"""One message never costs another: hostile shapes are judged, a failure while judging one
+message is contained to it, and one message writes one dead-letter record."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+
+from streams import failpoints
+from streams.models import SliRecord
+from streams.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
+from tests.unit.test_hostile_input import CFG, NOW
+
+GOOD = {"service": "checkout-api", "ts": NOW - 30, "status_code": 200}
+BAD = {"service": "checkout-api", "ts": NOW - 30, "status_code": 503}
+NESTED = b"[" * 300 + b"]" * 300  # under orjson's read depth (1024), over its write depth (254)
+
+
+def test_an_array_nested_300_deep_is_rejected_and_the_good_outcomes_beside_it_count() -> None:
+    raw = b"[" + orjson.dumps(GOOD) + b"," + NESTED + b"," + orjson.dumps(BAD) + b"]"
+    agg = Aggregate()
+    rejections = ingest_message(raw, CFG, NOW, agg, {}, offset=7)
+    assert [(r.reason, r.index) for r in rejections] == [("not_an_object", 1)]
+    assert agg.accepted == {"checkout-api": 2}
+    record = orjson.loads(dlq_record(raw, rejections))
+    assert record["reason"] == "not_an_object" and record["raw"] == raw.decode()
+    # The element cannot be written back by the encoder; its index points into raw.
+    assert record["rejections"] == [
+        {"index": 1, "reason": "not_an_object", "error": "expected a JSON object per outcome"}
+    ]
+
+
+def test_a_message_that_is_only_a_deeply_nested_array_gets_one_dlq_record() -> None:
+    rejections = ingest_message(NESTED, CFG, NOW, Aggregate(), {}, offset=1)
+    assert [r.reason for r in rejections] == ["not_an_object"]
+    assert orjson.loads(dlq_record(NESTED, rejections))["rejected"] == 1
+
+
+def test_a_hundred_thousand_bad_elements_make_one_bounded_dlq_record() -> None:
+    raw = b"[" + b",".join([b"1"] * 100_000) + b"]"
+    rejections = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=1)
+    assert len(rejections) == 100_000  # each is still counted by reason
+    record = orjson.loads(dlq_record(raw, rejections))
+    assert record["rejected"] == 100_000
+    assert record["reasons"] == {"not_an_object": 100_000}
+    assert len(record["rejections"]) == DLQ_LISTED_MAX
+    assert record["rejections_not_listed"] == 100_000 - DLQ_LISTED_MAX
+    assert len(dlq_record(raw, rejections)) < 300 * 1024
+
+
+@pytest.fixture
+def ingest_fails_on_boom(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(failpoints, "_POINTS", {"ingest": b"BOOM"})
+
+
+def test_an_unexpected_error_rejects_only_its_message_and_leaves_no_partial_counts(
+    ingest_fails_on_boom: None,
+) -> None:
+    agg, marks = Aggregate(), {"checkout-api": NOW - 100}
+    first = orjson.dumps([GOOD, BAD])
+    assert ingest_message(first, CFG, NOW, agg, marks, offset=1) == []
+    before = (copy.deepcopy(agg.counts), dict(agg.accepted), dict(agg.newest))
+    poisoned = orjson.dumps([GOOD, BAD, {**GOOD, "ts": NOW + 100, "route": "BOOM"}])
+    [rej] = ingest_message(poisoned, CFG, NOW, agg, marks, offset=2)
+    assert (rej.reason, rej.error) == ("internal_error", "InjectedFault: failpoint ingest hit")
+    assert rej.raw == poisoned and rej.index is None
+    # Nothing of the failed message stayed: counts, accepted, newest and the watermark.
+    assert (agg.counts, agg.accepted, agg.newest) == before
+    assert marks == {"checkout-api": NOW - 30}
+    assert ingest_message(first, CFG, NOW, agg, marks, offset=3) == []
+    assert agg.accepted == {"checkout-api": 4}
+
+
+def test_an_internal_error_record_names_the_exception_class_and_the_source(
+    ingest_fails_on_boom: None,
+) -> None:
+    raw = orjson.dumps({**GOOD, "route": "BOOM"})
+    rejections = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=9)
+    where: dict[str, Any] = {"topic": "sloburn.outcomes", "partition": 3, "offset": 9}
+    assert orjson.loads(dlq_record(raw, rejections, where)) == {
+        "reason": "internal_error",
+        "error": "InjectedFault: failpoint ingest hit",
+        "raw": raw.decode(),
+        **where,
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'["s", [[1, 2, 3]], 1.0, 0]',
+        b'["s", [[1, 2, 3, "4"]], 1.0, 0]',
+        b'[7, [], 1.0, 0]',
+        b'["s", [], 1.0, -1]',
+        b'["s", {}, 1.0, 0]',
+    ],
+)
+def test_an_sli_record_the_window_table_cannot_take_is_refused_before_it(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        SliRecord.from_bytes(raw)
+
+
+def test_an_sli_record_round_trips() -> None:
+    rec = SliRecord("a:b", [(1, 10, 0, 1)], 12.5, 2)
+    assert SliRecord.from_bytes(rec.to_bytes()) == rec
