@@ -72,8 +72,8 @@ def evaluation_rows(st: SloStatus, events: list[AlertEvent]) -> Rows:
 class Backend(Protocol):
     """Where outcomes are counted and evaluated: in this process or by a worker."""
 
-    def add(self, obj: Any, raw: bytes) -> None:
-        """One outcome (decoded JSON) with its own bytes."""
+    def add(self, obj: Any, raw: bytes | None) -> None:
+        """One outcome (decoded JSON) with its own bytes (None: an element of an array)."""
 
     def reject(self, rejection: Rejection) -> None:
         """A message that could not even be split into outcomes."""
@@ -98,7 +98,7 @@ class InProcess:
         self.seen: set[str] = set()
         self.reasons: Counter[str] = Counter()
 
-    def add(self, obj: Any, raw: bytes) -> None:
+    def add(self, obj: Any, raw: bytes | None) -> None:
         self.offset += 1  # each outcome is its own source "message" here
         rej = classify(obj, raw, self.cfg, self.now, self.pending, self.watermarks, self.offset)
         if rej is not None:
@@ -334,7 +334,7 @@ def run(
                 while ts > next_t:
                     evaluate(next_t)
                     next_t += every
-            backend.add(obj, raw if raw is not None else orjson.dumps(obj))
+            backend.add(obj, raw)
     if next_t is not None:
         evaluate(next_t)
     return evaluations

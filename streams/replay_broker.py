@@ -32,6 +32,22 @@ MESSAGE_MAX = 500  # outcomes per Kafka message
 SETTLE_TIMEOUT_S = 120.0
 
 
+def _own_bytes(obj: Any) -> bytes:
+    """An array element's bytes to send on, for the worker to reach the verdict in-process
+    replay reaches. Nested deeper than the encoder writes (254 levels; the decoder reads
+    1024), only what ingest judges is sent: a non-object stays a non-object, an object keeps
+    its fields flat, a deep field becomes an empty list (still the wrong type)."""
+    try:
+        return orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        if not isinstance(obj, dict):
+            return b"[]"
+        flat: dict[str, Any] = {
+            k: v if isinstance(v, str | int | float | bool) else [] for k, v in obj.items()
+        }
+        return orjson.dumps(flat)
+
+
 class ViaBroker:
     """Backend that counts and evaluates in a worker through the embedded broker."""
 
@@ -49,9 +65,10 @@ class ViaBroker:
         self.whole: list[bytes] = []  # undecodable messages, sent as they came
         self.sent = 0
 
-    def add(self, obj: Any, raw: bytes) -> None:
+    def add(self, obj: Any, raw: bytes | None) -> None:
         service = obj.get("service") if isinstance(obj, dict) else None
-        self.pending.append((service.encode() if isinstance(service, str) else None, raw))
+        key = service.encode() if isinstance(service, str) else None
+        self.pending.append((key, raw if raw is not None else _own_bytes(obj)))
 
     def reject(self, rejection: Rejection) -> None:
         self.whole.append(rejection.raw)

@@ -93,7 +93,7 @@ def test_an_internal_error_record_names_the_exception_class_and_the_source(
     [
         b'["s", [[1, 2, 3]], 1.0, 0]',
         b'["s", [[1, 2, 3, "4"]], 1.0, 0]',
-        b'[7, [], 1.0, 0]',
+        b"[7, [], 1.0, 0]",
         b'["s", [], 1.0, -1]',
         b'["s", {}, 1.0, 0]',
     ],
@@ -106,3 +106,12 @@ def test_an_sli_record_the_window_table_cannot_take_is_refused_before_it(raw: by
 def test_an_sli_record_round_trips() -> None:
     rec = SliRecord("a:b", [(1, 10, 0, 1)], 12.5, 2)
     assert SliRecord.from_bytes(rec.to_bytes()) == rec
+
+
+def test_replay_judges_a_line_holding_a_deeply_nested_array_like_ingest() -> None:
+    from streams.replay import InProcess, run
+
+    line = b"[" + orjson.dumps(GOOD) + b"," + NESTED + b"]"
+    backend = InProcess(CFG, NOW)
+    run([line], CFG, backend, 60, NOW, lambda rows: None)
+    assert backend.rejected() == {"not_an_object": 1}
