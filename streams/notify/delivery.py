@@ -67,10 +67,14 @@ def decide(
                 # Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
                 after = _parse_retry_after(retry_after)
                 return Decision("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
-            # Back off from 30 s (capped at 5 min); a longer Retry-After, if sent, is honoured.
-            after = _parse_retry_after(retry_after) or 0.0
+            # The receiver knows its limit: a Retry-After is honoured as sent (at least 1 s, at
+            # most 5 min), shorter than our floor too, so one 429 never delays a page a minute.
+            # Without one, back off from 30 s (capped at 5 min), as PagerDuty advises.
+            after = _parse_retry_after(retry_after)
+            if after is not None:
+                return Decision("retry", min(300.0, max(1.0, after)), "pagerduty rate limited")
             backoff = 30.0 * 2 ** min(attempt, 8)
-            return Decision("retry", min(300.0, max(backoff, after)), "pagerduty rate limited")
+            return Decision("retry", min(300.0, backoff), "pagerduty rate limited")
         if receiver == "slack" and status in (403, 404, 410):
             # Slack's answers for a revoked, deleted or archived webhook/channel: retrying can't
             # help, and everything sent there is lost until someone fixes the config.

@@ -64,8 +64,22 @@ def test_slack_429_retries_after_retry_after_or_one_second(
 @pytest.mark.parametrize(
     ("attempt", "delay"), [(0, 30.0), (1, 60.0), (2, 120.0), (3, 240.0), (4, 300.0), (5, 300.0)]
 )
-def test_pagerduty_429_backs_off_from_30s_doubling_up_to_300s(attempt: int, delay: float) -> None:
-    assert decide("pagerduty", 429, "", "7", attempt, 0.9) == Decision(
+def test_pagerduty_429_without_retry_after_backs_off_from_30s_doubling_up_to_300s(
+    attempt: int, delay: float
+) -> None:
+    assert decide("pagerduty", 429, "", None, attempt, 0.9) == Decision(
+        "retry", delay, "pagerduty rate limited"
+    )
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "delay"),
+    [("1", 1.0), ("7", 7.0), ("0", 1.0), ("45", 45.0), ("900", 300.0), ("soon", 30.0)],
+)
+def test_pagerduty_429_honours_a_retry_after_shorter_than_the_30s_floor(
+    retry_after: str, delay: float
+) -> None:
+    assert decide("pagerduty", 429, "", retry_after, 0, 0.9) == Decision(
         "retry", delay, "pagerduty rate limited"
     )
 
