@@ -19,6 +19,7 @@ from streams.kafka_security import KafkaSecurity
 from streams.metrics import Metrics
 from streams.notify.silences import Silence
 from streams.published import Published
+from streams.web_server import SloburnApp
 
 
 class SloTable(faust.Table):
@@ -132,7 +133,7 @@ def _slo_table(
 def build_app(cfg: Config, rt: Runtime) -> Wiring:
     """Create the app, declare topics and tables, and register agents, timer and views."""
     n = cfg.settings.partitions
-    app = faust.App(
+    app = SloburnApp(
         rt.app_id,
         broker=f"kafka://{rt.broker}",
         store="memory://",

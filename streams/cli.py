@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -16,13 +17,19 @@ from streams import silence_cli
 DEFAULT_CONFIGS = ("configs/slo_config.yaml", "configs/error-budget-policy.yaml")
 
 
-def _configs(given: list[str] | None) -> list[str]:
+def _configs(given: list[str] | None, shipped_fallback: bool = False) -> list[str]:
+    """The config files: given, else $SLOBURN_CONFIG, else ./configs/; for the demo (``up``)
+    the copies shipped in the package when ./configs/ has none, so it runs from anywhere."""
     if given:
         return given
     env = os.environ.get("SLOBURN_CONFIG")
     if env:
         return [p for p in env.split(",") if p]
-    return [p for p in DEFAULT_CONFIGS if Path(p).exists()] or list(DEFAULT_CONFIGS)
+    found = [p for p in DEFAULT_CONFIGS if Path(p).exists()]
+    if not found and shipped_fallback:
+        shipped = Path(__file__).resolve().parent / "shipped"
+        return [str(shipped / Path(p).name) for p in DEFAULT_CONFIGS]
+    return found or list(DEFAULT_CONFIGS)
 
 
 def _print_config_errors(lines: list[str]) -> None:
@@ -37,6 +44,13 @@ def _load(paths: list[str]) -> object:
         return load_config(paths)
     except ConfigError as e:
         _print_config_errors(e.lines)
+        raise SystemExit(1) from None
+    except RecursionError:
+        # Every limit we know of is checked with its place; this is the last line of defence.
+        _print_config_errors([f"{', '.join(paths)}: nested too deeply to check"])
+        raise SystemExit(1) from None
+    except Exception as e:  # a bug: still one line, never a traceback
+        _print_config_errors([f"{', '.join(paths)}: unexpected {type(e).__name__}: {e}"])
         raise SystemExit(1) from None
 
 
@@ -148,7 +162,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(
             up(
-                _configs(args.config),
+                _configs(args.config, shipped_fallback=True),
                 args.broker_port,
                 args.web_port,
                 args.once,
@@ -156,7 +170,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
         )
     except KeyboardInterrupt:
-        return 130
+        return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -424,13 +438,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _unreachable(e: BaseException) -> str | None:
+    """A one-line reason when ``e`` means a broker or worker could not be reached."""
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    if isinstance(e, KafkaConnectionError | KafkaTimeoutError):
+        return f"cannot reach the Kafka broker ({e})"
+    if isinstance(e, ConnectionError | TimeoutError):
+        return f"cannot connect ({type(e).__name__}: {e})"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sloburn`` console script."""
+    """Entry point of the ``sloburn`` console script.
+
+    SIGTERM stops a command as Ctrl-C does (exit 0): each command stops what it started (the
+    broker's Tansu child, the worker, receivers, temporary directories) in its ``finally``.
+    The worker keeps Faust's own handling of both signals (a graceful stop).
+    """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     args = parser().parse_args(argv)
-    code: int = args.fn(args)
+    if args.fn is not cmd_worker:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # The client's own reconnect chatter; what failed is said once, below.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        code: int = args.fn(args)
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:
+        reason = _unreachable(e)
+        if reason is None:
+            raise
+        print(f"sloburn {args.command}: {reason}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -23,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -36,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-from streams import openslo
+from streams import openslo, safe_yaml
 from streams.models import DEFAULT_SUMMARY, NO_DATA_RULE, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
@@ -113,12 +115,32 @@ class ReleaseGate(_Frozen):
         return self
 
 
+def check_url(value: str, secret: bool = False) -> str:
+    """An absolute http(s) URL with a host, or "" (not set); ValueError naming what was
+    expected otherwise. A secret URL (a Slack webhook) is never echoed in the error."""
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # e.g. a port that is not a number
+        ok = False
+    if not ok or any(c.isspace() for c in value):
+        got = "(not shown: a secret)" if secret else _fmt_input(value)
+        raise ValueError(f"expected an absolute http:// or https:// URL with a host, got {got}")
+    return value
+
+
+Url = Annotated[str, AfterValidator(check_url)]
+SecretUrl = Annotated[str, AfterValidator(lambda v: check_url(v, secret=True))]
+
+
 class FeatureFlag(_Frozen):
     """Roll back (through ``webhook_url``) when a page fires burning at ``burn_threshold``+."""
 
     auto_rollback: bool = False
     burn_threshold: Annotated[float, Field(gt=0)] = 14.4
-    webhook_url: str = ""
+    webhook_url: Url = ""
 
 
 # Names `when` accepts besides the SLO's own rules. The seed lists budget_exhaustion there; it
@@ -276,14 +298,44 @@ class Settings(BaseModel):
         return v
 
 
+SECRET_FILE_MAX_BYTES = 64 * 1024
+
+
 def _secret(value: str, path: str, field: str) -> str:
-    """A secret given inline (``${ENV}``) or as a file path (``*_file``, e.g. a mounted secret)."""
+    """A secret given inline (``${ENV}``) or as a file path (``*_file``, e.g. a mounted secret):
+    a regular UTF-8 file of at most 64 KiB (not a FIFO that blocks, nor /dev/zero)."""
     if path:
         try:
-            return Path(path).read_text().strip()
+            raw, _ = safe_yaml.read_regular_file(path, SECRET_FILE_MAX_BYTES)
+            return raw.decode("utf-8").strip()
         except OSError as e:
             raise ValueError(f"{field}_file: cannot read {path}: {e.strerror}") from None
+        except safe_yaml.FileRefused as e:
+            raise ValueError(f"{field}_file: cannot read {path}: {e}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{field}_file: {path}: expected UTF-8 text") from None
     return value
+
+
+def secret_file_warnings(path: str, euid: int) -> list[str]:
+    """Why a secret file's permissions deserve a look (empty: none): readable by group or
+    others, or readable only because the process runs as root (so it would fail the day the
+    worker runs as the user the file was meant for)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []  # reading it already failed with its reason
+    mode = stat.S_IMODE(st.st_mode)
+    out = []
+    if mode & 0o077:
+        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007)) if mode & bits)
+        out.append(f"{path} is accessible to {who} (mode {mode:04o}); expected 0600 or 0400")
+    if euid == 0 and (not mode & 0o400 or (st.st_uid != 0 and not mode & 0o004)):
+        out.append(
+            f"{path} is readable only because the worker runs as root (owner uid {st.st_uid}, "
+            f"mode {mode:04o}); give it to the worker's user with mode 0600"
+        )
+    return out
 
 
 class Receiver(_Frozen):
@@ -291,17 +343,19 @@ class Receiver(_Frozen):
     deliver is a config error at start, not a page lost at 3 a.m."""
 
     type: Literal["slack", "pagerduty"]
-    webhook_url: str = ""  # slack
+    webhook_url: SecretUrl = ""  # slack
     webhook_url_file: str = ""
     channel: str = ""  # slack: overrides the webhook's default channel
     routing_key: str = ""  # pagerduty (Events API v2 integration key)
     routing_key_file: str = ""
-    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    events_url: Url = "https://events.pagerduty.com/v2/enqueue"
 
     @model_validator(mode="after")
     def _secrets_present(self) -> Receiver:
         key = "webhook_url" if self.type == "slack" else "routing_key"
         value = _secret(getattr(self, key), getattr(self, f"{key}_file"), key)
+        if key == "webhook_url" and self.webhook_url_file:
+            check_url(value, secret=True)  # read from the file: not checked by the field
         if not value:
             raise ValueError(
                 f"{key} (or {key}_file) must be set and non-empty for a {self.type} receiver"
@@ -344,9 +398,9 @@ class Notifications(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    slack_webhook_url: str = ""
+    slack_webhook_url: SecretUrl = ""
     pagerduty_routing_key: str = ""
-    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_events_url: Url = "https://events.pagerduty.com/v2/enqueue"
     receivers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*$")], Receiver] = {}
     routes: tuple[Route, ...] = ()
     dashboard_url: str = ""  # link template: {slo}, {service}, {rule}
@@ -401,11 +455,16 @@ def _check_template(template: str, field: str) -> None:
         for k in SUMMARY_FIELDS
     }
     try:
-        template.format_map(sample)
-    except (KeyError, ValueError, IndexError, AttributeError) as e:
+        text = template.format_map(sample)
+    except (KeyError, ValueError, IndexError, AttributeError, TypeError) as e:
         raise ValueError(
             f"{field}: bad placeholder {e}; expected any of {{{'}, {'.join(SUMMARY_FIELDS)}}}"
         ) from None
+    if field.endswith("_url"):
+        try:
+            check_url(text)
+        except ValueError as e:
+            raise ValueError(f"{field}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -809,6 +868,12 @@ def _expand_env(node: Any, path: str, env: Mapping[str, str], errors: list[str])
         )
         return ""
 
+    if "${" in _ENV_REF.sub("", node):  # a reference the pattern did not take
+        errors.append(
+            f"{path}: malformed ${{...}} reference in {_fmt_input(node)}; expected ${{NAME}} "
+            "or ${NAME:-default} (NAME: letters, digits, _; closed by })"
+        )
+        return node
     return _ENV_REF.sub(sub, node)
 
 
@@ -841,34 +906,19 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{loc}: {msg}, got {_fmt_input(err.get('input'))}"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key twice in one mapping (PyYAML silently keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (each key may appear once)",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw, _ = safe_yaml.read_regular_file(path, safe_yaml.MAX_FILE_BYTES)
+        text = raw.decode("utf-8")
     except OSError as e:
         raise ConfigError([f"{path}: cannot read file: {e.strerror or e}"]) from None
+    except safe_yaml.FileRefused as e:
+        raise ConfigError([f"{path}: cannot read file: {e}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: expected UTF-8 text"]) from None
     try:
-        # A SafeLoader: no arbitrary objects. Several documents only for OpenSLO files.
-        docs = list(yaml.load_all(text, Loader=_UniqueKeyLoader))
+        # Safe and bounded (streams.safe_yaml). Several documents only for OpenSLO files.
+        docs = safe_yaml.load_all(text)
         return docs[0] if len(docs) == 1 else docs
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -1027,6 +1077,15 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
         seen[slo.id] = slo.source
     if errors:
         raise ConfigError(errors)
+    if notes:
+        src, n = notes[0]
+        for name, r in n.receivers.items():
+            for field_name in ("webhook_url_file", "routing_key_file"):
+                path = getattr(r, field_name)
+                warnings.extend(
+                    f"{src}: notifications.receivers.{name}.{field_name}: {w}"
+                    for w in (secret_file_warnings(path, os.geteuid()) if path else [])
+                )
     return Config(
         slos=tuple(slos),
         settings=merged,

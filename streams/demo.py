@@ -200,7 +200,13 @@ async def up(
     rx = await Receivers().start()
     say(f"local Slack and PagerDuty receivers on http://127.0.0.1:{rx.port}")
     worker = start_worker(
-        config, broker.bootstrap, web_port, {**os.environ, **rx.env()}, workdir / "worker.log"
+        config,
+        broker.bootstrap,
+        web_port,
+        {**os.environ, **rx.env()},
+        workdir / "worker.log",
+        "--data-dir",
+        str(workdir / "data"),
     )
     web = f"http://127.0.0.1:{web_port}"
     stop = asyncio.Event()
