@@ -29,6 +29,7 @@ from streams.policy import Override, Verdict
 from streams.published import status_json
 from streams.replay import evaluation_rows
 from streams.slo_math import burn_down
+from streams.timestamps import UnixSeconds
 
 MAX_BODY = 16 * 1024  # bytes accepted in a request body
 MAX_OVERRIDE_S = 7 * 86400
@@ -39,7 +40,7 @@ class OverrideRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
-    expires_at_unix: float | None = Field(default=None, alias="expires_at")
+    expires_at_unix: UnixSeconds | None = Field(default=None, alias="expires_at")
     expires_in_seconds: float | None = Field(default=None, gt=0, le=MAX_OVERRIDE_S)
 
     def expires_at(self, now: float) -> float:

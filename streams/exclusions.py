@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from streams.notify.silences import Matchers
 from streams.slo_math import Counts
+from streams.timestamps import UnixSeconds
 
 MAX_SPAN_S = 400 * 86400
 
@@ -33,12 +34,12 @@ class Exclusion(BaseModel):
     id: str
     kind: Literal["maintenance", "correction"]
     matchers: Matchers
-    starts_at: float  # event time, unix seconds
-    ends_at: float
+    starts_at: UnixSeconds  # event time
+    ends_at: UnixSeconds
     created_by: str
     comment: str
-    created_at: float
-    deleted_at: float | None = None
+    created_at: UnixSeconds
+    deleted_at: UnixSeconds | None = None
 
     def applies(self, service: str, slo_id: str) -> bool:
         """In force (not deleted) for this SLO."""
@@ -51,8 +52,8 @@ class ExclusionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["maintenance", "correction"] = "maintenance"
     matchers: Matchers
-    starts_at: float = Field(gt=0)
-    ends_at: float = Field(gt=0)
+    starts_at: UnixSeconds
+    ends_at: UnixSeconds
     comment: str = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")

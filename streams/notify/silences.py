@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from streams.timestamps import UnixSeconds
+
 MAX_SILENCE_S = 90 * 86400
 
 
@@ -40,11 +42,11 @@ class Silence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     matchers: Matchers
-    starts_at: float
-    ends_at: float
+    starts_at: UnixSeconds
+    ends_at: UnixSeconds
     created_by: str
     comment: str
-    created_at: float
+    created_at: UnixSeconds
 
     def active(self, now: float) -> bool:
         """In force at ``now``."""
@@ -57,8 +59,8 @@ class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: Matchers
     comment: str = Field(min_length=1, max_length=1000)
-    starts_at: float | None = None
-    ends_at: float | None = None
+    starts_at: UnixSeconds | None = None
+    ends_at: UnixSeconds | None = None
     duration_seconds: float | None = Field(default=None, gt=0, le=MAX_SILENCE_S)
 
     def silence(self, who: str, now: float) -> Silence:

@@ -229,6 +229,11 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
         )
         body = {"matchers": {"slo": SLO}, "duration_seconds": 3600, "comment": "known, fixing"}
         assert w.post("/v1/silences", body)[0] == 401
+        # A start past what a date can hold is refused at the edge (it used to be stored,
+        # answered 500, and break every later listing).
+        hostile = {**body, "starts_at": 1e13}
+        status, refused = w.post("/v1/silences", hostile, token)
+        assert status == 400 and refused["error"].startswith("invalid silence: starts_at")
         status, silence = w.post("/v1/silences", body, token)
         assert status == 201 and silence["status"] == "active"
         silenced_at = time.time()
