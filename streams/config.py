@@ -901,7 +901,7 @@ def _describe(err: Mapping[str, Any]) -> str:
     msg = msg.removeprefix("Value error, ")
     msg = msg.replace("Input should be", "expected")
     msg = msg[0].lower() + msg[1:]
-    if isinstance(err.get("input"), dict):  # a whole section: the message says it all
+    if isinstance(err.get("input"), dict) or ", got " in msg:  # the message says it all
         return f"{loc}: {msg}"
     return f"{loc}: {msg}, got {_fmt_input(err.get('input'))}"
 
