@@ -96,7 +96,7 @@ class EmbeddedBroker:
         )
         try:
             wait_until_answers(self.bootstrap, timeout_s)
-        except TimeoutError:
+        except BaseException:  # a timeout, or SIGTERM / Ctrl-C while waiting: no orphan
             self.stop()
             raise
         log.warning(

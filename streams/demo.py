@@ -194,20 +194,41 @@ async def up(
 ) -> int:
     """Run the whole demo; returns the process exit code."""
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = EmbeddedBroker(broker_port, log_file=workdir / "broker.log")
-    await asyncio.to_thread(broker.start)
-    say(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
-    rx = await Receivers().start()
-    say(f"local Slack and PagerDuty receivers on http://127.0.0.1:{rx.port}")
-    worker = start_worker(
-        config,
-        broker.bootstrap,
-        web_port,
-        {**os.environ, **rx.env()},
-        workdir / "worker.log",
-        "--data-dir",
-        str(workdir / "data"),
-    )
+    async with contextlib.AsyncExitStack() as stack:
+        broker = EmbeddedBroker(broker_port, log_file=workdir / "broker.log")
+        stack.callback(broker.stop)
+        starting = asyncio.ensure_future(asyncio.to_thread(broker.start))
+        try:
+            await asyncio.shield(starting)
+        except BaseException:  # SIGTERM while it starts: let it finish, so stop() finds it
+            with contextlib.suppress(BaseException):
+                await starting
+            raise
+        say(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
+        rx = await Receivers().start()
+        stack.push_async_callback(rx.stop)
+        say(f"local Slack and PagerDuty receivers on http://127.0.0.1:{rx.port}")
+        worker = start_worker(
+            config,
+            broker.bootstrap,
+            web_port,
+            {**os.environ, **rx.env()},
+            workdir / "worker.log",
+            "--data-dir",
+            str(workdir / "data"),
+        )
+        stack.push_async_callback(asyncio.to_thread, stop_process, worker)
+        return await _run_demo(broker, rx, worker, web_port, once, workdir)
+
+
+async def _run_demo(
+    broker: EmbeddedBroker,
+    rx: Receivers,
+    worker: subprocess.Popen[bytes],
+    web_port: int,
+    once: bool,
+    workdir: Path,
+) -> int:
     web = f"http://127.0.0.1:{web_port}"
     stop = asyncio.Event()
     try:
@@ -231,6 +252,3 @@ async def up(
         return 0 if ok else 1
     finally:
         stop.set()
-        await asyncio.to_thread(stop_process, worker)
-        await rx.stop()
-        await asyncio.to_thread(broker.stop)

@@ -15,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,9 @@ def via_broker(
     path: Path, config_paths: Sequence[str], cfg: Config, out: Path, every: int, now: float
 ) -> str:
     """Replay ``path`` through a fresh embedded broker and worker; returns the summary."""
-    with tempfile.TemporaryDirectory(prefix="sloburn-replay-") as tmp:
-        broker = EmbeddedBroker(free_port(), log_file=Path(tmp) / "broker.log").start()
+    with tempfile.TemporaryDirectory(prefix="sloburn-replay-") as tmp, ExitStack() as stack:
+        # Each child is stopped on the way out, whatever ends the replay (SIGTERM included).
+        broker = stack.enter_context(EmbeddedBroker(free_port(), Path(tmp) / "broker.log"))
         port = free_port()
         worker = start_worker(
             list(config_paths),
@@ -143,14 +145,9 @@ def via_broker(
             Path(tmp) / "worker.log",
             "--replay-mode",
         )
-        backend: ViaBroker | None = None
-        try:
-            web = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_healthy(f"{web}/healthz", worker))
-            backend = ViaBroker(broker.bootstrap, web)
-            return replay_file(path, cfg, out, every, backend, now)
-        finally:
-            if backend is not None:
-                backend.close()
-            stop_process(worker)
-            broker.stop()
+        stack.callback(stop_process, worker)
+        web = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_healthy(f"{web}/healthz", worker))
+        backend = ViaBroker(broker.bootstrap, web)
+        stack.callback(backend.close)
+        return replay_file(path, cfg, out, every, backend, now)
