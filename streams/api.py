@@ -77,6 +77,18 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def silence_json(s: Silence, now: float) -> dict[str, Any]:
+    """How the API shows a silence (times ISO 8601 UTC; status at ``now``)."""
+    status = "active" if s.active(now) else "pending" if now < s.starts_at else "expired"
+    return {
+        **s.model_dump(),
+        "starts_at": _iso(s.starts_at),
+        "ends_at": _iso(s.ends_at),
+        "created_at": _iso(s.created_at),
+        "status": status,
+    }
+
+
 def verdict_json(v: Verdict, critical: bool = False) -> dict[str, Any]:
     """The gate's answer (ratios 0..1; times ISO 8601 UTC)."""
     return {
@@ -240,16 +252,6 @@ def register(w: Wiring) -> None:
         await publish(w, item)
         await audit(w, audited(item, who, now))
         return view.json(show(item, now), status=201)
-
-    def silence_json(s: Silence, now: float) -> dict[str, Any]:
-        status = "active" if s.active(now) else "pending" if now < s.starts_at else "expired"
-        return {
-            **s.model_dump(),
-            "starts_at": _iso(s.starts_at),
-            "ends_at": _iso(s.ends_at),
-            "created_at": _iso(s.created_at),
-            "status": status,
-        }
 
     class Silences(View):
         async def get(self, request: Any) -> Any:

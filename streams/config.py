@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from streams import openslo, safe_yaml
+from streams.brief import brief
 from streams.models import DEFAULT_SUMMARY, NO_DATA_RULE, SUMMARY_FIELDS
 from streams.periods import Calendar, period_bounds
 
@@ -885,8 +886,7 @@ def _fmt_loc(loc: Iterable[int | str]) -> str:
 
 
 def _fmt_input(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return brief(value)
 
 
 def _describe(err: Mapping[str, Any]) -> str:

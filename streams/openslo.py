@@ -71,12 +71,16 @@ class _Reader:
         for i, d in enumerate(docs):
             if d is None:
                 continue
-            name = (d.get("metadata") or {}).get("name") if isinstance(d, dict) else None
+            meta = d.get("metadata") if isinstance(d, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
             if not isinstance(d, dict) or d.get("apiVersion") != API_VERSION or not name:
                 self.errors.append(
                     f"document {i + 1}: expected an {API_VERSION} object with kind and "
                     "metadata.name"
                 )
+                continue
+            if not isinstance(d.get("spec") or {}, dict):
+                self.errors.append(f"{d.get('kind')} {name}.spec: expected a mapping")
                 continue
             self.objects[(str(d.get("kind")), str(name))] = d
 

@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from streams import failpoints
+from streams.brief import brief
 from streams.config import SLO, Config
 from streams.models import AggregateOutcome, RawOutcome, SliRecord
 
@@ -177,11 +178,11 @@ def _reason_for(err: ValidationError) -> tuple[str, str]:
     if kind in ("greater_than_equal", "greater_than") and loc in ("good", "total"):
         return (
             "negative_count",
-            f"{loc}: must be a non-negative integer, got {first.get('input')!r}",
+            f"{loc}: must be a non-negative integer, got {brief(first.get('input'))}",
         )
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return "invalid_type", f"{loc}: {msg}, got {first.get('input')!r}"
-    return "invalid_value", f"{loc}: {msg}, got {first.get('input')!r}"
+        return "invalid_type", f"{loc}: {msg}, got {brief(first.get('input'))}"
+    return "invalid_value", f"{loc}: {msg}, got {brief(first.get('input'))}"
 
 
 def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SLO, ...] | str:

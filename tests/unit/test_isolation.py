@@ -115,3 +115,17 @@ def test_replay_judges_a_line_holding_a_deeply_nested_array_like_ingest() -> Non
     backend = InProcess(CFG, NOW)
     run([line], CFG, backend, 60, NOW, lambda rows: None)
     assert backend.rejected() == {"not_an_object": 1}
+
+
+@pytest.mark.parametrize(
+    "value", [[1] * 100_000, "x" * 500_000, NESTED.decode()], ids=["array", "string", "deep"]
+)
+def test_an_error_names_a_huge_field_value_in_brief(value: Any) -> None:
+    # Found by scripts/fuzz: a 430 KB array in `service` made a 490 KB error text.
+    raw = (
+        orjson.dumps({**GOOD, "service": value})
+        if value != NESTED.decode()
+        else (b'{"service":' + NESTED + b',"ts":1,"status_code":200}')
+    )
+    [rej] = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=1)
+    assert rej.reason in ("invalid_type", "invalid_value") and len(rej.error) < 200

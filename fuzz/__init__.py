@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of sloburn's parsers of untrusted input (``scripts/fuzz``)."""
