@@ -41,7 +41,8 @@ def _config() -> Config:
     )
 
 
-def _sent(raw: bytes) -> int:
+def sent_count(raw: bytes) -> int:
+    """Outcomes a message holds as a producer sees it: an array's elements, else one."""
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -62,7 +63,7 @@ def ingest(data: bytes) -> None:
     if not reasons <= set(REASONS) or "internal_error" in reasons:
         raise Finding(f"reasons {reasons}: {[r.error for r in rejections][:3]}")
     whole = len(rejections) == 1 and rejections[0].reason in ("invalid_json", "too_large")
-    if not whole and sum(agg.accepted.values()) + len(rejections) != _sent(raw):
+    if not whole and sum(agg.accepted.values()) + len(rejections) != sent_count(raw):
         raise Finding("an outcome was neither counted nor dead-lettered")
     if rejections and len(dlq_record(raw, rejections)) > DLQ_RECORD_MAX:
         raise Finding("dead-letter record over its bound")

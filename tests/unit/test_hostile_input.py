@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz.harnesses import sent_count
 from streams.config import Config, load_config
 from streams.outcomes import REASONS, Aggregate, dlq_record, ingest_message
 
@@ -77,15 +78,6 @@ outcome_like = st.fixed_dictionaries(
 )
 
 
-def sent_count(raw: bytes) -> int:
-    """Outcomes a message holds as a producer sees it: an array's elements, else one."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return 1
-    return len(doc) if isinstance(doc, list) else 1
-
-
 def check(raw: bytes, cfg: Config = CFG) -> None:
     agg = Aggregate()
     rejections = ingest_message(raw, cfg, NOW, agg, {"checkout-api": NOW}, offset=1)
@@ -104,11 +96,41 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+def nested(depth: int, inner: bytes) -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+# Shapes plain generation rarely reaches: arrays nested past what the encoder writes (254)
+# up to what the decoder reads (1024) and beyond, huge arrays, numbers past every range.
+deep = st.builds(nested, st.integers(200, 1100), st.sampled_from([b"", b"1", b'{"a":1}']))
+huge = st.builds(
+    lambda n, item: b"[" + b",".join([item] * n) + b"]",
+    st.integers(1000, 20_000),
+    st.sampled_from([b"1", b"null", b'{"service":"checkout-api"}', b"[[[[]]]]"]),
+)
+extreme = st.sampled_from(
+    [b"1e999", b"-1e999", b"18446744073709551616", b"-9223372036854775809", b"1e-400"]
+).map(
+    lambda n: (
+        b'{"service":"checkout-api","ts":1799999990,"status_code":200,"latency_ms":' + n + b"}"
+    )
+)
+hostile_field = st.builds(
+    lambda v: (
+        b'[{"service":"checkout-api","ts":1799999990,"status_code":200},'
+        b'{"service":' + v + b',"ts":1799999990,"status_code":200}]'
+    ),
+    st.one_of(deep, huge, extreme.map(lambda _: b"1e999")),
+)
 messages = st.one_of(
     st.binary(max_size=200),
     json_values.map(dumps),
     outcome_like.map(dumps),
     st.lists(st.one_of(outcome_like, json_values), max_size=8).map(dumps),
+    deep,
+    huge,
+    extreme,
+    hostile_field,
 )
 
 

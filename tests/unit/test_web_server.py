@@ -13,7 +13,10 @@ from streams.broker import free_port
 
 async def serve(runner_cls: type[web.AppRunner]) -> tuple[web.AppRunner, int]:
     app = web.Application()
-    app.router.add_get("/ok", lambda request: web.Response(text="ok"))
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/ok", ok)
     runner = runner_cls(app)
     await runner.setup()
     port = free_port()
