@@ -80,8 +80,14 @@ def fetch(version: str = KAFKA_VERSION) -> Path:
     build.mkdir(parents=True, exist_ok=True)
     (build / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
     subprocess.run(
-        ["mvn", "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
-         "-DincludeScope=runtime"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
         cwd=build,
         check=True,
         capture_output=True,
@@ -176,8 +182,16 @@ class KafkaCluster:
             (n.home / "server.properties").write_text(self._properties(n, voters))
             (n.home / "log4j2.properties").write_text(_LOG4J.format(log=n.log))
             subprocess.run(
-                [*self._java(n), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
-                 str(n.home / "server.properties"), "--ignore-formatted"],
+                [
+                    *self._java(n),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(n.home / "server.properties"),
+                    "--ignore-formatted",
+                ],
                 check=True,
                 capture_output=True,
                 timeout=120,
@@ -194,9 +208,13 @@ class KafkaCluster:
 
     def _java(self, n: KafkaNode) -> list[str]:
         return [
-            "java", "-Xmx512m", "-Xms128m", "-XX:+UseG1GC",
+            "java",
+            "-Xmx512m",
+            "-Xms128m",
+            "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={n.home / 'log4j2.properties'}",
-            "-cp", self._classpath,
+            "-cp",
+            self._classpath,
         ]
 
     def start_node(self, n: KafkaNode, wait: bool = True) -> None:

@@ -13,6 +13,7 @@ from streams.broker import free_port
 
 async def serve(runner_cls: type[web.AppRunner]) -> tuple[web.AppRunner, int]:
     app = web.Application()
+
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
