@@ -200,7 +200,17 @@ def test_kill_9_after_the_page_was_accepted_sends_neither_trigger_nor_resolve_tw
         assert committed is None or committed == 0, "the firing event's offset was committed"
 
         w2 = worker(cfg)
-        wait_for(lambda: accepted(receivers, "pagerduty", event_action="resolve"), 120, "resolve")
+        try:
+            wait_for(
+                lambda: accepted(receivers, "pagerduty", event_action="resolve"), 120, "resolve"
+            )
+        except BaseException:
+            # This test failed twice on a loaded machine, cause unknown: say what w2 saw.
+            print("w2 /v1/slos:", w2.get("/v1/slos"))
+            print("w2 /healthz:", w2.get("/healthz"))
+            for name in ("sloburn_events_accepted_total", "sloburn_events_rejected_total"):
+                print(name, w2.metric(name))
+            raise
     finally:
         sender.join(120)
     time.sleep(3)

@@ -47,7 +47,10 @@ def alive(pid: int) -> bool:
 
 
 def port_free(port: int) -> bool:
+    """Nothing listens on ``port`` (connections of the old server in TIME_WAIT may remain:
+    SO_REUSEADDR lets a new server bind past them, as every server here does)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
