@@ -206,8 +206,11 @@ def test_kill_9_after_the_page_was_accepted_sends_neither_trigger_nor_resolve_tw
             )
         except BaseException:
             # This test failed twice on a loaded machine, cause unknown: say what w2 saw.
-            print("w2 /v1/slos:", w2.get("/v1/slos"))
-            print("w2 /healthz:", w2.get("/healthz"))
+            for path in ("/v1/slos", "/healthz"):
+                try:
+                    print(f"w2 {path}:", w2.get(path))
+                except Exception as e:  # a 503 says something too
+                    print(f"w2 {path}: {e}")
             for name in ("sloburn_events_accepted_total", "sloburn_events_rejected_total"):
                 print(name, w2.metric(name))
             raise
