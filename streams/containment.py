@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 EXIT_STOPPED = 70  # EX_SOFTWARE: a supervisor restarts the worker; recovery is exact
 
 
+def source_of(event: Any) -> dict[str, object]:
+    """Where a Faust event's message came from, for its dead-letter record."""
+    msg = event.message
+    return {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+
+
 def stop_worker(agent: str, exc: BaseException) -> NoReturn:
     """Stop the process now: no further event-loop turn, so no offset commit, happens."""
     log.critical(

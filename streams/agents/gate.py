@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from streams import failpoints
 from streams.app import Wiring
-from streams.containment import contained
+from streams.containment import contained, source_of
 from streams.models import AlertEvent
 from streams.notify.delivery import deliver
-from streams.outcomes import internal_error
+from streams.outcomes import Rejection, dlq_record, internal_error
 from streams.policy import Override, Verdict, decide
 
 log = logging.getLogger(__name__)
@@ -151,19 +151,13 @@ def register(w: Wiring) -> None:
     @contained("rollback")
     async def rollback(stream: Any) -> None:
         async with aiohttp.ClientSession() as session:
-            async for raw in stream:
+            async for event in stream.events():
+                raw = bytes(event.value or b"")
                 try:
                     await roll_back(session, raw)
                 except Exception as exc:  # contained: this alert event only
                     log.exception("rollback of an alert event failed; dead-lettered")
                     w.metrics.internal_errors.labels("rollback").inc()
-                    await w.notifications_dlq.send(
-                        value=orjson.dumps(
-                            {
-                                "reason": "internal_error",
-                                "error": internal_error(exc),
-                                "agent": "rollback",
-                                "raw": bytes(raw or b"").decode("utf-8", "replace"),
-                            }
-                        )
-                    )
+                    rej = Rejection("internal_error", internal_error(exc))
+                    where = {"agent": "rollback", **source_of(event)}
+                    await w.notifications_dlq.send(value=dlq_record(raw, [rej], where))

@@ -13,7 +13,7 @@ from typing import Any
 
 from streams import topics
 from streams.app import Wiring
-from streams.containment import contained
+from streams.containment import contained, source_of
 from streams.outcomes import Aggregate, dlq_record, ingest_message
 
 BATCH_MAX = 5000
@@ -49,7 +49,7 @@ def register(w: Wiring) -> None:
                 where = None
                 if rejections[0].reason == "internal_error":
                     m.internal_errors.labels("ingest").inc()
-                    where = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+                    where = source_of(ev)
                 tp.outcomes += len(rejections)
                 m.dlq_records.inc()
                 await w.outcomes_dlq.send(key=msg.key, value=dlq_record(raw, rejections, where))

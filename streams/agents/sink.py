@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from streams import failpoints, topics
 from streams.app import Wiring
-from streams.containment import contained
+from streams.containment import contained, source_of
 from streams.evaluation import alert_event
 from streams.models import AlertEvent
 from streams.notify.delivery import Decision, deliver
@@ -35,7 +35,7 @@ from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import Target, targets
 from streams.notify.silences import silencing
 from streams.notify.slack import slack_message
-from streams.outcomes import internal_error
+from streams.outcomes import Rejection, dlq_record, internal_error
 
 log = logging.getLogger(__name__)
 
@@ -227,18 +227,9 @@ def register(w: Wiring) -> None:
         event.ack()
 
     async def dead_letter(event: Any, reason: str, error: str) -> None:
-        await w.notifications_dlq.send(
-            value=orjson.dumps(
-                {
-                    "reason": reason,
-                    "error": error,
-                    "raw": bytes(event.value or b"").decode("utf-8", "replace"),
-                    "topic": topics.ALERTS,
-                    "partition": event.message.partition,
-                    "offset": event.message.offset,
-                }
-            )
-        )
+        raw = bytes(event.value or b"")
+        where = {"agent": "sink", **source_of(event)}
+        await w.notifications_dlq.send(value=dlq_record(raw, [Rejection(reason, error)], where))
         event.ack()
 
     def dispatch(event: Any, ev: AlertEvent) -> None:

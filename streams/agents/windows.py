@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams import failpoints, topics
+from streams import failpoints
 from streams.app import Wiring
 from streams.clocks import SloClock
-from streams.containment import contained
+from streams.containment import contained, source_of
 from streams.models import SliRecord
 from streams.outcomes import Rejection, dlq_record, internal_error
 
@@ -43,13 +43,8 @@ def register(w: Wiring) -> None:
                 except Exception as exc:  # contained: this record only
                     w.metrics.internal_errors.labels("windows").inc()
                     rej = Rejection("internal_error", internal_error(exc), raw)
-                    where = {
-                        "topic": topics.SLI,
-                        "partition": ev.message.partition,
-                        "offset": ev.message.offset,
-                    }
                     await w.outcomes_dlq.send(
-                        key=ev.message.key, value=dlq_record(raw, [rej], where)
+                        key=ev.message.key, value=dlq_record(raw, [rej], source_of(ev))
                     )
             # Asked per batch, not cached: the marks must be judged against the broker these
             # records came from, and a restart can replace it between two batches.
