@@ -41,6 +41,9 @@ REASONS = (
 DLQ_RAW_MAX = 64 * 1024  # bytes of the original message kept in a DLQ record
 DLQ_LISTED_MAX = 20  # rejected elements of one array message listed one by one
 DLQ_ELEMENT_MAX = 4096  # bytes of each listed element
+# Contributions per SLI record: about 30 bytes each, so a record stays far below the
+# producer's 1 MiB request limit (one message's contributions are never split, see records).
+RECORD_CONTRIBUTIONS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,25 @@ class Aggregate:
         return [(o, b, c[0], c[1]) for (o, b), c in sorted(self.counts[slo_id].items())]
 
     def records(self, src_partition: int) -> list[SliRecord]:
-        """One SLI record per SLO, for outcomes read from ``src_partition``."""
-        return [
-            SliRecord(slo_id, self.contributions(slo_id), self.newest[slo_id], src_partition)
-            for slo_id in self.counts
-        ]
+        """The SLI records of each SLO, for outcomes read from ``src_partition``: one per SLO,
+        or several in offset order when its contributions pass RECORD_CONTRIBUTIONS_MAX (a
+        batch of a week of history made a 1.3 MB record, over the producer's 1 MiB limit).
+
+        A cut falls only between two source offsets: the window table skips an offset its
+        block already holds, so one message's contributions split over two records would
+        lose the second part."""
+        out = []
+        for slo_id in self.counts:
+            newest, last = self.newest[slo_id], -1
+            chunk: list[tuple[int, int, int, int]] = []
+            for c in self.contributions(slo_id):
+                if len(chunk) >= RECORD_CONTRIBUTIONS_MAX and c[0] != last:
+                    out.append(SliRecord(slo_id, chunk, newest, src_partition))
+                    chunk = []
+                chunk.append(c)
+                last = c[0]
+            out.append(SliRecord(slo_id, chunk, newest, src_partition))
+        return out
 
 
 def _reason_for(err: ValidationError) -> tuple[str, str]:

@@ -4,6 +4,7 @@ message is contained to it, and one message writes one dead-letter record."""
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import orjson
@@ -129,3 +130,27 @@ def test_an_error_names_a_huge_field_value_in_brief(value: Any) -> None:
     )
     [rej] = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=1)
     assert rej.reason in ("invalid_type", "invalid_value") and len(rej.error) < 200
+
+
+def test_sli_records_of_a_big_batch_stay_small_and_never_split_one_message() -> None:
+    # A week of history in one ingest batch made a 1.3 MB SLI record, which the producer
+    # refused (MessageSizeTooLargeError).
+    from streams.buckets import BucketStore
+    from streams.outcomes import RECORD_CONTRIBUTIONS_MAX
+
+    agg = Aggregate()
+    for offset in range(3 * RECORD_CONTRIBUTIONS_MAX // 2):
+        for bucket in range(2):  # each message spans two buckets of one hour
+            agg.add("a:b", NOW - 3600 * 200 + offset * 20 + bucket * 10, 10, 0, 1, offset)
+    records = agg.records(3)
+    assert len(records) == 3
+    assert all(len(r.to_bytes()) < 2**20 // 2 for r in records)
+    for before, after in itertools.pairwise(records):
+        assert before.counts[-1][0] < after.counts[0][0]  # cuts fall between messages only
+    assert sum(len(r.counts) for r in records) == 3 * RECORD_CONTRIBUTIONS_MAX
+
+    one, split = BucketStore({}, 10, {}), BucketStore({}, 10, {})
+    one.apply([SliRecord("a:b", [c for r in records for c in r.counts], NOW, 3)])
+    split.apply(records)
+    lo, hi = NOW - 3600 * 300, NOW
+    assert split.range("a:b", lo, hi, 10) == one.range("a:b", lo, hi, 10)
