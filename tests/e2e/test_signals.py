@@ -3,6 +3,7 @@ directory it started is left behind (checked through /proc and by binding the po
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -99,10 +100,8 @@ def terminate_and_check(
         time.sleep(0.2)
     left = [k for k in kids if alive(k)]
     for pid in left:
-        try:  # say which child stayed, then stop it
+        with contextlib.suppress(OSError):  # say which child stayed, then stop it
             print(pid, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:300])
-        except OSError:
-            pass
         os.kill(pid, signal.SIGKILL)
     assert left == []
     assert all(port_free(p) for p in ports), ports
