@@ -413,6 +413,7 @@ def register(w: Wiring) -> None:
                     "up": bw.up,
                     "outage_seconds": round(bw.outage_seconds(time.time()), 1),
                     "outages": bw.outages,
+                    **bw.cluster_health(),
                 },
             },
             status=200 if status == "ok" else 503,

@@ -62,17 +62,12 @@ class Runtime:
     # evaluations at event times over HTTP (sloburn replay --via-broker).
     replay_mode: bool = False
     # "tansu": correct table-recovery high watermarks (streams.compat); "none": plain Faust;
-    # "auto": tansu when the broker is on loopback, where the embedded broker always is.
+    # "auto": decided by what the broker says it is (streams.broker_probe).
     broker_compat: str = "auto"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS / SASL to the brokers
-
-    @property
-    def tansu_compat(self) -> bool:
-        """Whether the embedded-broker recovery shim applies."""
-        if self.broker_compat != "auto":
-            return self.broker_compat == "tansu"
-        host = self.broker.rsplit(":", 1)[0]
-        return host in ("127.0.0.1", "localhost", "::1", "[::1]")
+    # Replicas of the topics and changelogs the worker creates (run_worker sets it from the
+    # config, else from the broker).
+    replication: int = 1
 
 
 @dataclass
@@ -142,7 +137,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         web_host=rt.web_host,
         web_port=rt.web_port,
         topic_partitions=n,
-        topic_replication_factor=1,
+        topic_replication_factor=rt.replication,
         broker_session_timeout=10,
         broker_commit_interval=cfg.settings.commit_interval_seconds,
         table_standby_replicas=cfg.settings.standby_replicas,
@@ -196,7 +191,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         ),
         evaluator=Evaluator(buckets, alert_states, cfg.settings.allowed_lateness_seconds),
         runtime=rt,
-        broker_watch=BrokerWatch(rt.broker, rt.security, n),
+        broker_watch=BrokerWatch(rt.broker, rt.security, n, rt.replication),
     )
     # Imported here: each module registers onto the app it is handed.
     from streams import api, reloading

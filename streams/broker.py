@@ -61,6 +61,8 @@ def wait_until_answers(bootstrap: str, timeout_s: float = 30.0) -> None:
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1:port; ``start`` waits until it answers Kafka requests."""
 
+    kind = "embedded"
+
     def __init__(self, port: int = DEFAULT_PORT, log_file: str | Path | None = None) -> None:
         self.port = port
         self.bootstrap = f"127.0.0.1:{port}"

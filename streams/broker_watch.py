@@ -30,10 +30,12 @@ UNKNOWN_TOPIC = 3  # Kafka error code UNKNOWN_TOPIC_OR_PARTITION
 
 @dataclass(frozen=True)
 class BrokerView:
-    """One successful look at the broker: its cluster id and which of our topics it lacks."""
+    """One successful look at the broker: its cluster id, which of our topics it lacks, and
+    the ids of the brokers the cluster says are alive."""
 
     cluster_id: str
     missing_topics: tuple[str, ...]
+    brokers: tuple[int, ...] = ()
 
 
 async def look(client: AIOKafkaClient, names: Iterable[str]) -> BrokerView:
@@ -45,7 +47,7 @@ async def look(client: AIOKafkaClient, names: Iterable[str]) -> BrokerView:
     resp = await client.send(node, MetadataRequest(list(names), allow_auto_topic_creation=False))
     cluster_id = getattr(resp, "cluster_id", None) or ""
     missing = tuple(t[1] for t in resp.topics if t[0] == UNKNOWN_TOPIC)
-    return BrokerView(cluster_id, missing)
+    return BrokerView(cluster_id, missing, tuple(sorted(b[0] for b in resp.brokers)))
 
 
 class BrokerWatch:
@@ -56,11 +58,13 @@ class BrokerWatch:
         bootstrap: str,
         security: KafkaSecurity,
         partitions: int,
+        replication: int = 1,
         topic_names: tuple[str, ...] = topics.ALL,
     ) -> None:
         self.bootstrap = bootstrap
         self.security = security
         self.partitions = partitions
+        self.replication = replication
         self.topic_names = topic_names
         self.up = True  # the worker started only after the broker answered
         self.down_since: float | None = None
@@ -69,6 +73,12 @@ class BrokerWatch:
         self._client: AIOKafkaClient | None = None
         self._lock = asyncio.Lock()  # the timer and the windows agent both look
         self.replaced = False  # the broker came back as another incarnation
+        # Brokers of a cluster: every id ever seen alive, the ones alive at the last look, and
+        # how often one left. A broker of several leaving is no outage (the others lead its
+        # partitions), but on-call wants to see it next to the worker's health.
+        self.known_brokers: set[int] = set()
+        self.live_brokers: tuple[int, ...] = ()
+        self.departures = 0
 
     async def _connected(self) -> AIOKafkaClient:
         if self._client is None:
@@ -96,11 +106,22 @@ class BrokerWatch:
         async with self._lock:
             return await self._check()
 
+    async def _look(self) -> BrokerView:
+        """Look once; if the connection fails, once more on a fresh one: the broker it was
+        connected to may have just left a cluster whose other brokers answer."""
+        for attempt in (1, 2):
+            try:
+                return await look(await self._connected(), self.topic_names)
+            except Exception:
+                await self._drop()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     async def _check(self) -> BrokerView | None:
         try:
-            view = await look(await self._connected(), self.topic_names)
+            view = await self._look()
         except Exception as e:  # any failure to get an answer means: not reachable now
-            await self._drop()
             if self.up:
                 self.up, self.down_since = False, time.time()
                 self.outages += 1
@@ -114,13 +135,20 @@ class BrokerWatch:
             )
             self.up, self.down_since = True, None
         if view.missing_topics:
-            created = await topics.ensure_topics(self.bootstrap, self.partitions, self.security)
+            created = await topics.ensure_topics(
+                self.bootstrap, self.partitions, self.security, self.replication
+            )
             log.warning(
                 "broker lost topics %s (memory storage restarted?); recreated %s, %d partitions",
                 list(view.missing_topics),
                 created,
                 self.partitions,
             )
+        self._note_brokers(view.brokers)
+        # A Kafka controller failover keeps the cluster id (every node holds it from its
+        # storage format); an answer without one says nothing either way.
+        if not view.cluster_id:
+            return view
         if self.cluster_id is not None and view.cluster_id != self.cluster_id:
             log.warning(
                 "broker incarnation changed (cluster id %r -> %r): it lost every topic, offset "
@@ -131,6 +159,33 @@ class BrokerWatch:
             self.replaced = True
         self.cluster_id = view.cluster_id
         return view
+
+    def _note_brokers(self, live: tuple[int, ...]) -> None:
+        if not live:
+            return
+        gone = set(self.live_brokers) - set(live)
+        back = (set(live) - set(self.live_brokers)) & self.known_brokers
+        if gone:
+            self.departures += len(gone)
+            log.warning(
+                "broker(s) %s left the cluster; %d of %d answer",
+                sorted(gone),
+                len(live),
+                len(self.known_brokers),
+            )
+        if back:
+            log.warning("broker(s) %s back in the cluster", sorted(back))
+        self.known_brokers.update(live)
+        self.live_brokers = live
+
+    def cluster_health(self) -> dict[str, object]:
+        """The cluster as /healthz shows it: id, brokers alive and missing, departures."""
+        return {
+            "cluster_id": self.cluster_id,
+            "brokers_alive": list(self.live_brokers),
+            "brokers_missing": sorted(self.known_brokers - set(self.live_brokers)),
+            "broker_departures": self.departures,
+        }
 
     async def incarnation(self) -> str:
         """The cluster id as the broker states it now; waits (retrying each second) while the

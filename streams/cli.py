@@ -358,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
         "--broker-compat",
         choices=["auto", "tansu", "none"],
         default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
-        help="table-recovery fix for the embedded broker (auto: on for a loopback broker)",
+        help="table-recovery fix for the embedded broker (auto: on when the broker is it)",
     )
     w.set_defaults(fn=cmd_worker)
 

@@ -290,6 +290,10 @@ class Settings(BaseModel):
     # Each table partition is also kept warm on this many other workers, so a failover does
     # not wait for a full changelog replay.
     standby_replicas: Annotated[int, Field(ge=0, le=8)] = 1
+    # Replicas of each topic sloburn creates (its own and the tables' changelogs). Unset: 3 on
+    # an Apache Kafka cluster of three brokers or more, else as many as it has; 1 on the
+    # embedded broker (streams.broker_probe). Existing topics are never altered.
+    replication_factor: Annotated[int, Field(gt=0, le=16)] | None = None
 
     @field_validator("bucket_seconds")
     @classmethod

@@ -54,6 +54,8 @@ logger.kafka.name = kafka
 logger.kafka.level = INFO
 logger.apache.name = org.apache
 logger.apache.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
 """
 
 
@@ -139,9 +141,10 @@ class KafkaCluster:
     def replication(self) -> int:
         return min(3, self.nodes_count)
 
-    def _properties(self, node: KafkaNode, voters: str) -> str:
+    def settings(self, node: KafkaNode, voters: str) -> dict[str, object]:
+        """The server.properties of ``node`` (docker-compose.yml runs the same roles)."""
         rf, isr = self.replication, 2 if self.replication >= 3 else 1
-        settings = {
+        return {
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
@@ -164,7 +167,6 @@ class KafkaCluster:
             "group.initial.rebalance.delay.ms": 0,
             "auto.create.topics.enable": "true",
         }
-        return "".join(f"{k}={v}\n" for k, v in settings.items())
 
     def start(self) -> KafkaCluster:
         """Format every node with one cluster id, start them and wait until each serves."""
@@ -179,7 +181,8 @@ class KafkaCluster:
         self._classpath = f"{libs}/*"
         for n in self.nodes:
             n.home.mkdir(parents=True, exist_ok=True)
-            (n.home / "server.properties").write_text(self._properties(n, voters))
+            props = "".join(f"{k}={v}\n" for k, v in self.settings(n, voters).items())
+            (n.home / "server.properties").write_text(props)
             (n.home / "log4j2.properties").write_text(_LOG4J.format(log=n.log))
             subprocess.run(
                 [

@@ -9,6 +9,7 @@ import zlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.broker_probe import probe
 from streams.kafka_security import KafkaSecurity
 
 OUTCOMES = "sloburn.outcomes"
@@ -36,9 +37,13 @@ def partition_for_slo(slo_id: str, partitions: int) -> int:
 
 
 async def ensure_topics(
-    bootstrap: str, partitions: int, security: KafkaSecurity | None = None
+    bootstrap: str,
+    partitions: int,
+    security: KafkaSecurity | None = None,
+    replication: int | None = None,
 ) -> list[str]:
-    """Create the pipeline's topics if missing; returns the ones created."""
+    """Create the pipeline's topics if missing, ``replication`` replicas each (unset: what the
+    broker calls for, streams.broker_probe); returns the ones created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="sloburn-admin",
@@ -49,10 +54,15 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in ALL if t not in existing]
         if missing:
+            if replication is None:
+                replication = (await probe(bootstrap, security)).default_replication()
             # A concurrent starter may win the race; the outcome is the same.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                    [
+                        NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                        for t in missing
+                    ]
                 )
         return missing
     finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import faust
 
 from streams.app import Runtime, build_app
+from streams.broker_probe import BrokerInfo, probe
 from streams.compat import install_highwater_shim
 from streams.config import Config
 from streams.topics import ensure_topics
@@ -15,14 +17,35 @@ from streams.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
+def tansu_compat(setting: str, info: BrokerInfo) -> bool:
+    """Whether the embedded broker's recovery shim applies: as set, or (auto) when the broker
+    is the embedded one, whatever address it has."""
+    if setting != "auto":
+        return setting == "tansu"
+    return info.kind == "embedded"
+
+
 def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
-    created = asyncio.run(ensure_topics(rt.broker, cfg.settings.partitions, rt.security))
+    info = asyncio.run(probe(rt.broker, rt.security))
+    replication = cfg.settings.replication_factor or info.default_replication()
+    rt = replace(rt, replication=replication)
+    created = asyncio.run(
+        ensure_topics(rt.broker, cfg.settings.partitions, rt.security, replication)
+    )
+    log.info(
+        "broker %s: %s, cluster %s, %d broker(s); topics created with %d replica(s)",
+        rt.broker,
+        "Apache Kafka" if info.kind == "kafka" else "embedded broker (no transactions)",
+        info.cluster_id,
+        info.brokers,
+        replication,
+    )
     if created:
         log.info("created topics %s with %d partitions", created, cfg.settings.partitions)
     # Faust looks up the current event loop; asyncio.run closed the one it made.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    if rt.tansu_compat:
+    if tansu_compat(rt.broker_compat, info):
         install_highwater_shim(rt.broker)
         log.info("embedded-broker compatibility: recovery high watermarks taken from Fetch")
     w = build_app(cfg, rt)

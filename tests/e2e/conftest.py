@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams import kafka_local
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.receivers import ReceiversThread
@@ -43,8 +44,66 @@ notifications:
 """
 
 
+BROKERS = ("embedded", "kafka", "kafka-3")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses ``broker`` on the brokers its ``brokers`` mark names (default:
+    the embedded one); the test id says which, e.g. ``test_page_cycle[kafka]``."""
+    if "broker" in metafunc.fixturenames:
+        mark = metafunc.definition.get_closest_marker("brokers")
+        kinds = mark.args if mark else ("embedded",)
+        assert set(kinds) <= set(BROKERS), kinds
+        metafunc.parametrize("broker", kinds, indirect=True)
+
+
+class LocalKafka:
+    """Apache Kafka on loopback (one node, or a cluster of ``nodes``), with the embedded
+    broker's test surface (``bootstrap``, ``kind``, ``stop``/``start``); a restart keeps its
+    data. ``cluster`` gives the fault tests each node."""
+
+    kind = "kafka"
+
+    def __init__(self, workdir: Path, nodes: int = 1) -> None:
+        self.cluster = kafka_local.KafkaCluster(workdir, nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    def start(self) -> LocalKafka:
+        """Start the cluster, or restart the nodes that are down."""
+        if not self.cluster.nodes:
+            self.cluster.start()
+        for n in self.cluster.nodes:
+            if n.proc is None or n.proc.poll() is not None:
+                self.cluster.start_node(n)
+        return self
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+    def kill9(self) -> None:
+        self.cluster.kill9(self.cluster.nodes[0])
+
+
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The broker a test runs on (``request.param``), fresh for the test, stopped by PID."""
+    if request.param in ("kafka", "kafka-3"):
+        reason = kafka_local.available()
+        if reason is not None:
+            pytest.skip(f"Apache Kafka: {reason}")
+        k = LocalKafka(tmp_path / "kafka", 3 if request.param == "kafka-3" else 1)
+        try:
+            yield k.start()
+        finally:
+            k.stop()
+            for node in k.cluster.nodes:  # shown by pytest when the test failed
+                if node.log.exists():
+                    print(f"--- kafka node {node.node_id} server.log (last 30 lines) ---")
+                    print(*node.log.read_text(errors="replace").splitlines()[-30:], sep="\n")
+        return
     b = EmbeddedBroker(free_port(), log_file=tmp_path / "broker.log").start()
     try:
         yield b

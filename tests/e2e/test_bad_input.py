@@ -23,7 +23,7 @@ from streams import topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 PROMTOOL = shutil.which("promtool")
 
 

@@ -17,7 +17,7 @@ from streams.config import load_config
 from tests.conftest import sloburn
 from tests.e2e.conftest import Worker, services_config, totals, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 
 def outcomes(service: str, n: int, now: float) -> list[dict]:

@@ -91,6 +91,7 @@ async def _bootstrap_ok(bootstrap: str) -> None:
     await client.close()
 
 
+@pytest.mark.brokers("embedded", "kafka")
 def test_sloburn_send_produces_each_line_keyed_by_service(
     tmp_path: Path, repo_root: Path, broker: EmbeddedBroker
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.conftest import Worker, services_config, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 TOKEN = "tok-reload-5f1e2d3c4b"
 

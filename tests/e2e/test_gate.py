@@ -20,7 +20,7 @@ from streams.demo import send_scenario
 from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 TOKEN = "tok-alice-0123456789"
 SHOP = """

@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 FAILPOINTS = "ingest=POISON,windows=winfail-api,sink=sinkfail-api,rollback=sinkfail-api"
 NOTIFY = """notifications:

@@ -182,6 +182,7 @@ async def committed_offset(bootstrap: str, partition: int) -> int | None:
         await c.stop()
 
 
+@pytest.mark.brokers("embedded", "kafka")
 def test_kill_9_after_the_page_was_accepted_sends_neither_trigger_nor_resolve_twice(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
@@ -226,6 +227,7 @@ def test_kill_9_after_the_page_was_accepted_sends_neither_trigger_nor_resolve_tw
     )
 
 
+@pytest.mark.brokers("embedded", "kafka")
 def test_a_silence_stops_repeats_but_not_the_resolve(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
@@ -317,6 +319,7 @@ def test_a_ticket_is_held_while_its_page_fires_and_delivered_once_the_page_resol
     )
 
 
+@pytest.mark.brokers("embedded", "kafka")
 def test_a_maintenance_window_added_after_the_fact_clears_its_page_and_a_replay_agrees(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker], tmp_path: Path
 ) -> None:

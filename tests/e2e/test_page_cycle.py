@@ -1,4 +1,5 @@
-"""A scripted outage on the real embedded broker pages on PagerDuty once and resolves once."""
+"""A scripted outage on a real broker (embedded and Apache Kafka) pages on PagerDuty once and
+resolves once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from streams.demo import send_scenario
 from streams.models import dedup_key
 from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 
 def test_outage_triggers_one_page_and_one_resolve_with_the_same_dedup_key(

@@ -11,7 +11,7 @@ import pytest
 from streams.traffic import EXAMPLE_START, Trouble, synthetic_history
 from tests.conftest import sloburn
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 
 def events_file(path: Path) -> Path:

@@ -15,7 +15,7 @@ from streams import topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, services_config, totals, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 SERVICES = [f"svc-{i:02d}" for i in range(12)]
 CONFIG = services_config(SERVICES)

@@ -18,7 +18,7 @@ from streams.broker import EmbeddedBroker
 from streams.sender import send_lines
 from tests.e2e.conftest import Worker, services_config, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 SERVICES = [f"svc-{i:02d}" for i in range(12)]
 

@@ -16,7 +16,7 @@ from streams.demo import send_scenario
 from streams.receivers import SLACK_PATH
 from tests.e2e.conftest import E2E_CONFIG, Received, Worker, checkout_outage, read_records, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 SLACK_SECRET = "T0SECRET/B0SECRET/xq7RkS3cretW3bhookPath"
 ROUTING_KEY = "R0UT1NGK3Ysecret0123456789abcdef"

@@ -17,7 +17,7 @@ from streams.broker import EmbeddedBroker
 from streams.demo import send_scenario
 from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from streams import kafka_local
 from streams.metrics import Metrics
 from tests.conftest import sloburn
 
@@ -30,6 +31,17 @@ def test_compose_runs_kafka_the_worker_prometheus_and_grafana_on_loopback_ports(
     }
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert (ROOT / services["worker"]["build"] / "Dockerfile").is_file()
+
+
+def test_compose_runs_the_kafka_version_and_kraft_roles_the_kafka_tests_start() -> None:
+    kafka = COMPOSE["services"]["kafka"]
+    assert kafka["image"] == f"apache/kafka:{kafka_local.KAFKA_VERSION}"
+    env = kafka["environment"]
+    node = kafka_local.KafkaNode(1, 9092, 9093, ROOT)
+    tested = kafka_local.KafkaCluster(ROOT, 1).settings(node, "1@kafka:9093")
+    for key in ("process.roles", "controller.listener.names", "listener.security.protocol.map"):
+        env_key = "KAFKA_" + key.replace(".", "_").upper()
+        assert set(env[env_key].split(",")) == set(str(tested[key]).split(",")), key
 
 
 def test_every_path_compose_mounts_exists_in_the_repo() -> None:
