@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams import reloading
 from streams.agents import silences
-from streams.agents.gate import audit, verdict
+from streams.agents.gate import audit, record_decision, verdict
 from streams.app import Wiring
 from streams.auth import approver, load_tokens
 from streams.exclusions import Exclusion, ExclusionRequest, exclusion_json
@@ -188,7 +188,14 @@ def register(w: Wiring) -> None:
         if service not in w.cfg.services:
             return unknown_service(web, service)
         critical = request.query.get("critical", "").lower() in ("1", "true", "yes")
-        return web.json(verdict_json(verdict(w, service, time.time(), critical), critical))
+        now = time.time()
+        recorded = await record_decision(w, service, now)
+        v = (
+            recorded
+            if recorded is not None and not critical
+            else verdict(w, service, now, critical)
+        )
+        return web.json(verdict_json(v, critical))
 
     class GateOverride(View):
         async def post(self, request: Any, service: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,7 @@ class Wiring:
     exclusions: dict[str, Exclusion] = field(default_factory=dict)  # by id, from sloburn.control
     clocks: dict[str, SloClock] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
+    gate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # streams.agents.gate
 
 
 def _slo_table(

@@ -158,6 +158,11 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from streams.demo import up
+    from streams.kafka_local import available
+
+    if args.kafka and (reason := available()) is not None:
+        print(f"up --kafka: {reason}", file=sys.stderr)
+        return 2
 
     try:
         return asyncio.run(
@@ -167,6 +172,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 args.web_port,
                 args.once,
                 Path(args.workdir),
+                args.kafka,
             )
         )
     except KeyboardInterrupt:
@@ -371,6 +377,11 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--broker-port", type=int, default=_env_int("SLOBURN_BROKER_PORT", 9092))
     u.add_argument("--web-port", type=int, default=_env_int("SLOBURN_WEB_PORT", 6066))
     u.add_argument("--workdir", default=".sloburn", help="where logs go")
+    u.add_argument(
+        "--kafka",
+        action="store_true",
+        help="run on a local Apache Kafka (Java 17 and mvn needed) instead of the embedded broker",
+    )
     u.add_argument(
         "--once", action="store_true", help="exit after the demo (0: page fired+resolved)"
     )

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from streams import topics
 from streams.broker import EmbeddedBroker
 from streams.durations import window_label
+from streams.kafka_local import KAFKA_VERSION, KafkaCluster
 from streams.receivers import Receivers
 from streams.traffic import Scenario
 
@@ -190,12 +191,23 @@ def page_cycle_done(rx: Receivers) -> bool:
 
 
 async def up(
-    config: Sequence[str], broker_port: int, web_port: int, once: bool, workdir: Path
+    config: Sequence[str],
+    broker_port: int,
+    web_port: int,
+    once: bool,
+    workdir: Path,
+    kafka: bool = False,
 ) -> int:
-    """Run the whole demo; returns the process exit code."""
+    """Run the whole demo, on the embedded broker or (``kafka``) on a local Apache Kafka;
+    returns the process exit code."""
     workdir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
-        broker = EmbeddedBroker(broker_port, log_file=workdir / "broker.log")
+        broker: EmbeddedBroker | KafkaCluster
+        if kafka:
+            broker = KafkaCluster(workdir / "kafka", 1)
+            say(f"Apache Kafka {KAFKA_VERSION}: fetching it with mvn if not cached, starting")
+        else:
+            broker = EmbeddedBroker(broker_port, log_file=workdir / "broker.log")
         stack.callback(broker.stop)
         starting = asyncio.ensure_future(asyncio.to_thread(broker.start))
         try:
@@ -204,7 +216,10 @@ async def up(
             with contextlib.suppress(BaseException):
                 await starting
             raise
-        say(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
+        if kafka:
+            say(f"Apache Kafka {KAFKA_VERSION} (KRaft, one node) on {broker.bootstrap}")
+        else:
+            say(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
         rx = await Receivers().start()
         stack.push_async_callback(rx.stop)
         say(f"local Slack and PagerDuty receivers on http://127.0.0.1:{rx.port}")
@@ -218,11 +233,11 @@ async def up(
             str(workdir / "data"),
         )
         stack.push_async_callback(asyncio.to_thread, stop_process, worker)
-        return await _run_demo(broker, rx, worker, web_port, once, workdir)
+        return await _run_demo(broker.bootstrap, rx, worker, web_port, once, workdir)
 
 
 async def _run_demo(
-    broker: EmbeddedBroker,
+    bootstrap: str,
     rx: Receivers,
     worker: subprocess.Popen[bytes],
     web_port: int,
@@ -237,7 +252,7 @@ async def _run_demo(
         say(f"worker ready: {web}/v1/slos  {web}/metrics")
         narrator = asyncio.create_task(narrate(web, rx, stop))
         sc = demo_scenario(time.time())
-        await send_scenario(broker.bootstrap, sc, pace_s=0.15)
+        await send_scenario(bootstrap, sc, pace_s=0.15)
         deadline = time.monotonic() + 90
         while not page_cycle_done(rx) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)

@@ -14,6 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -268,3 +270,33 @@ class KafkaCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/kafka``: run a local cluster until Ctrl-C or SIGTERM, then stop it by PID."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/kafka", description=main.__doc__)
+    parser.add_argument("--nodes", type=int, default=1, help="KRaft nodes (3: RF 3, min ISR 2)")
+    parser.add_argument("--workdir", default=".sloburn/kafka", help="data and logs (kept)")
+    args = parser.parse_args(argv)
+    if (reason := available()) is not None:
+        print(f"scripts/kafka: {reason}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    started = time.monotonic()
+    with KafkaCluster(Path(args.workdir) / f"run-{int(time.time())}", args.nodes) as cluster:
+        print(
+            f"Apache Kafka {cluster.version}: {args.nodes} node(s) serving on {cluster.bootstrap} "
+            f"after {time.monotonic() - started:.1f}s; logs under {cluster.workdir}; "
+            "Ctrl-C stops them",
+            flush=True,
+        )
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,6 +60,40 @@ def rollback_body(ev: AlertEvent) -> dict[str, object]:
     }
 
 
+async def record_decision(w: Wiring, service: str, now: float) -> Verdict | None:
+    """The service's decision now, audited if it differs from the last one audited; None when
+    this worker evaluates none of its SLOs (nothing yet, or they are owned elsewhere).
+
+    Both the timer and every answer of /v1/gate go through here, so a decision a release
+    pipeline was given is in the audit even when it lasted less than a tick.
+    """
+    if not any(s.id in w.published.statuses for s in w.cfg.slos_of(service)):
+        return None
+    async with w.gate_lock:  # the timer and an HTTP answer must not both record one change
+        v = verdict(w, service, now)
+        w.metrics.observe_decision(service, v.decision)
+        key = f"{service}|decision"
+        last = w.gate_state.get(key)
+        if last is not None and last["decision"] == v.decision:
+            return v
+        await audit(
+            w,
+            {
+                "kind": "decision",
+                "service": service,
+                "from": last["decision"] if last else None,
+                "to": v.decision,
+                "who": "sloburn policy",
+                "why": list(v.reasons) or ["budget healthy"],
+                "at": now,
+                "policy_version": v.policy_version,
+            },
+        )
+        w.gate_state[key] = {"decision": v.decision, "at": now}
+        log.info("gate %s: %s -> %s", service, last and last["decision"], v.decision)
+        return v
+
+
 def register(w: Wiring) -> None:
     """Attach the decision timer and the rollback agent."""
     for s in w.cfg.slos:
@@ -76,29 +110,7 @@ def register(w: Wiring) -> None:
         now = time.time()
         for service in w.cfg.services:
             try:
-                if not any(s.id in w.published.statuses for s in w.cfg.slos_of(service)):
-                    continue  # nothing evaluated yet (or owned elsewhere)
-                v = verdict(w, service, now)
-                w.metrics.observe_decision(service, v.decision)
-                key = f"{service}|decision"
-                last = w.gate_state.get(key)
-                if last is not None and last["decision"] == v.decision:
-                    continue
-                await audit(
-                    w,
-                    {
-                        "kind": "decision",
-                        "service": service,
-                        "from": last["decision"] if last else None,
-                        "to": v.decision,
-                        "who": "sloburn policy",
-                        "why": list(v.reasons) or ["budget healthy"],
-                        "at": now,
-                        "policy_version": v.policy_version,
-                    },
-                )
-                w.gate_state[key] = {"decision": v.decision, "at": now}
-                log.info("gate %s: %s -> %s", service, last and last["decision"], v.decision)
+                await record_decision(w, service, now)
             except Exception:  # a raising timer stops the worker
                 log.exception("gate decision for %s failed", service)
 

@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import kafka_local
+from streams import kafka_local, topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process, wait_healthy
 from streams.receivers import ReceiversThread
@@ -262,6 +263,47 @@ def totals(w: Worker) -> dict[str, tuple[int, int]]:
         b = s.get("budget", {})
         out[s["service"]] = (b.get("bad", 0), b.get("total", 0))
     return out
+
+
+def counted(w: Worker) -> dict[str, tuple[int, int]]:
+    """(bad, total) per service that has counted anything."""
+    return {s: c for s, c in totals(w).items() if c != (0, 0)}
+
+
+class AckedProducer:
+    """An idempotent acks=all producer that counts (bad, total) per service of what the
+    cluster acknowledged: the counts every worker must end up with."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.p = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "message.timeout.ms": 300000,
+            }
+        )
+        self.acked: dict[str, list[int]] = {}
+        self.failed = 0
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failed += 1
+            return
+        for ev in orjson.loads(msg.value()):
+            cell = self.acked.setdefault(ev["service"], [0, 0])
+            cell[0] += ev["status_code"] == 503
+            cell[1] += 1
+
+    def send(self, service: str, value: bytes) -> None:
+        self.p.produce(topics.OUTCOMES, value, key=service.encode(), on_delivery=self._delivered)
+        self.p.poll(0)
+
+    def flush(self) -> dict[str, tuple[int, int]]:
+        assert self.p.flush(300) == 0, "the producer could not deliver everything"
+        assert self.failed == 0, f"{self.failed} messages were not acknowledged"
+        return {s: (b, t) for s, (b, t) in self.acked.items()}
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

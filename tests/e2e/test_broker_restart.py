@@ -1,5 +1,7 @@
-"""The embedded broker stops for 10 s under traffic and comes back empty (memory storage): the
-worker keeps running, says so on /healthz and in metrics, and counts new events exactly."""
+"""A broker restart under traffic. The embedded broker comes back empty (memory storage): the
+worker keeps running, says so on /healthz and in metrics, restarts itself in place and counts
+new events exactly. Apache Kafka comes back with its log: nothing is lost, and the worker
+reconnects without restarting."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -19,7 +22,14 @@ from aiokafka import AIOKafkaProducer
 from streams import topics
 from streams.broker import EmbeddedBroker
 from streams.sender import send_lines
-from tests.e2e.conftest import Worker, services_config, totals, wait_for
+from tests.e2e.conftest import (
+    AckedProducer,
+    Worker,
+    counted,
+    services_config,
+    totals,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +131,57 @@ def test_worker_survives_a_broker_restart_and_counts_new_events_exactly(
     log = w.log.read_text()
     assert "broker incarnation changed" in log
     assert f"restarting the worker in place (pid {pid})" in log
+
+
+@pytest.mark.brokers("kafka")
+def test_a_kafka_broker_restart_loses_nothing_and_the_worker_reconnects_in_place(
+    broker: Any, worker: Callable[..., Worker]
+) -> None:
+    """Apache Kafka keeps its log across a restart: outcomes the producer retried while it was
+    down are counted exactly once, and the worker reconnects without restarting itself."""
+    w = worker(services_config(["steady-api"]))
+    pid = w.proc.pid
+    producer = AckedProducer(broker.bootstrap)
+    statuses: list[str] = []
+
+    def poll_health() -> None:
+        try:
+            with urllib.request.urlopen(w.web + "/healthz", timeout=2) as r:
+                statuses.append(orjson.loads(r.read())["status"])
+        except urllib.error.HTTPError as e:
+            statuses.append(orjson.loads(e.read())["status"])
+        except OSError:
+            statuses.append("no answer")
+
+    def traffic() -> None:
+        producer.send(
+            "steady-api", orjson.dumps([orjson.loads(x) for x in lines("steady-api", 20)])
+        )
+
+    health, load = Background(poll_health, 0.25), Background(traffic, 0.25)
+    health.start()
+    load.start()
+    try:
+        wait_for(lambda: totals(w).get("steady-api", (0, 0))[1] >= 100, 60, "steady traffic")
+        broker.kill9()
+        time.sleep(10)  # the producer keeps producing: its messages wait and are retried
+        assert w.proc.poll() is None, "the worker exited while the broker was down"
+        broker.start()
+        wait_for(
+            lambda: statuses[-1:] == ["ok"] and "broker_unreachable" in statuses,
+            120,
+            "/healthz to go unhealthy and back to ok",
+        )
+        time.sleep(3)
+    finally:
+        load.halt.set()
+        health.halt.set()
+        load.join(30)
+        health.join(10)
+    acked = producer.flush()
+    wait_for(lambda: counted(w) == acked, 120, "every acknowledged outcome counted once")
+    time.sleep(3)  # anything counted twice would show now
+    assert counted(w) == acked
+    assert w.proc.poll() is None and w.proc.pid == pid
+    log = w.log.read_text()
+    assert "incarnation changed" not in log and "restarting the worker in place" not in log

@@ -16,13 +16,12 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from streams import topics
 from streams.models import dedup_key
 from streams.traffic import Scenario, fleet_config
-from tests.e2e.conftest import Received, Worker, totals, wait_for
+from tests.e2e.conftest import AckedProducer, Received, Worker, counted, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("kafka-3")]
 
@@ -38,42 +37,6 @@ notifications:
 """,
 )
 PAGE = dedup_key("checkout-api:success_rate", "page_1h_5m", "page")
-
-
-class AckedProducer:
-    """An idempotent acks=all producer that counts (bad, total) per service of what the
-    cluster acknowledged: the counts every worker must end up with."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.p = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "message.timeout.ms": 300000,
-            }
-        )
-        self.acked: dict[str, list[int]] = {}
-        self.failed = 0
-
-    def _delivered(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.failed += 1
-            return
-        for ev in orjson.loads(msg.value()):
-            cell = self.acked.setdefault(ev["service"], [0, 0])
-            cell[0] += ev["status_code"] == 503
-            cell[1] += 1
-
-    def send(self, service: str, value: bytes) -> None:
-        self.p.produce(topics.OUTCOMES, value, key=service.encode(), on_delivery=self._delivered)
-        self.p.poll(0)
-
-    def flush(self) -> dict[str, tuple[int, int]]:
-        assert self.p.flush(300) == 0, "the producer could not deliver everything"
-        assert self.failed == 0, f"{self.failed} messages were not acknowledged"
-        return {s: (b, t) for s, (b, t) in self.acked.items()}
 
 
 class Steady(threading.Thread):
@@ -136,11 +99,6 @@ def notifications(received: Received) -> tuple[list[str], list[str]]:
     pd = [r["body"]["event_action"] for r in got["pagerduty"] if r["body"]["dedup_key"] == PAGE]
     slack = [r["body"]["text"] for r in got["slack"]]
     return pd, [t.split(":")[0] for t in slack if "[PAGE]" in t]
-
-
-def counted(w: Worker) -> dict[str, tuple[int, int]]:
-    """(bad, total) per service that has counted anything."""
-    return {s: c for s, c in totals(w).items() if c != (0, 0)}
 
 
 def scenario() -> tuple[list[bytes], list[bytes]]:
