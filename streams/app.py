@@ -66,6 +66,9 @@ class Runtime:
     # "auto": decided by what the broker says it is (streams.broker_probe).
     broker_compat: str = "auto"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS / SASL to the brokers
+    # "at_least_once" (offset dedup makes counts exact) or "exactly_once" (Kafka transactions
+    # on top; Apache Kafka only). README "Exactly once" has the measurements.
+    processing_guarantee: str = "at_least_once"
     # Replicas of the topics and changelogs the worker creates (run_worker sets it from the
     # config, else from the broker).
     replication: int = 1
@@ -140,6 +143,7 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         web_port=rt.web_port,
         topic_partitions=n,
         topic_replication_factor=rt.replication,
+        processing_guarantee=rt.processing_guarantee,
         broker_session_timeout=10,
         broker_commit_interval=cfg.settings.commit_interval_seconds,
         table_standby_replicas=cfg.settings.standby_replicas,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,15 +40,28 @@ class BrokerView:
 
 
 async def look(client: AIOKafkaClient, names: Iterable[str]) -> BrokerView:
-    """Ask any broker for the cluster id and the named topics, without auto-creating them
-    (auto-creation would use the broker's partition count, not ours)."""
-    node = client.get_random_node()
-    if node is None:
+    """Ask the cluster for its id and the named topics, without auto-creating them (auto-
+    creation would use the broker's partition count, not ours). Each known broker is asked in
+    turn until one answers: in a cluster, one broker gone is no outage."""
+    nodes = [b.nodeId for b in client.cluster.brokers()]
+    random.shuffle(nodes)
+    if not nodes and (node := client.get_random_node()) is not None:
+        nodes = [node]
+    if not nodes:
         raise ConnectionError("no broker known")
-    resp = await client.send(node, MetadataRequest(list(names), allow_auto_topic_creation=False))
-    cluster_id = getattr(resp, "cluster_id", None) or ""
-    missing = tuple(t[1] for t in resp.topics if t[0] == UNKNOWN_TOPIC)
-    return BrokerView(cluster_id, missing, tuple(sorted(b[0] for b in resp.brokers)))
+    failure: Exception | None = None
+    for node in nodes:
+        try:
+            resp = await client.send(
+                node, MetadataRequest(list(names), allow_auto_topic_creation=False)
+            )
+        except Exception as e:  # this broker is gone or not ready: ask the next one
+            failure = e
+            continue
+        cluster_id = getattr(resp, "cluster_id", None) or ""
+        missing = tuple(t[1] for t in resp.topics if t[0] == UNKNOWN_TOPIC)
+        return BrokerView(cluster_id, missing, tuple(sorted(b[0] for b in resp.brokers)))
+    raise ConnectionError(f"no broker of {len(nodes)} answered: {failure}")
 
 
 class BrokerWatch:

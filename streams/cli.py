@@ -126,6 +126,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         data_dir=args.data_dir,
         replay_mode=args.replay_mode,
+        processing_guarantee=args.processing_guarantee,
         broker_compat=args.broker_compat,
         security=security,
     )
@@ -365,6 +366,12 @@ def parser() -> argparse.ArgumentParser:
         choices=["auto", "tansu", "none"],
         default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
         help="table-recovery fix for the embedded broker (auto: on when the broker is it)",
+    )
+    w.add_argument(
+        "--processing-guarantee",
+        choices=["at_least_once", "exactly_once"],
+        default=os.environ.get("SLOBURN_PROCESSING_GUARANTEE", "at_least_once"),
+        help="exactly_once adds Kafka transactions (Apache Kafka only); counts are exact anyway",
     )
     w.set_defaults(fn=cmd_worker)
 

@@ -102,8 +102,12 @@ def fetch(version: str = KAFKA_VERSION) -> Path:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, not starting with
+    '-' (the storage tool would read it as an option; Kafka's own Uuid.randomUuid skips those)."""
+    while True:  # 1 in 64 draws starts with '-'
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass
@@ -186,7 +190,7 @@ class KafkaCluster:
             props = "".join(f"{k}={v}\n" for k, v in self.settings(n, voters).items())
             (n.home / "server.properties").write_text(props)
             (n.home / "log4j2.properties").write_text(_LOG4J.format(log=n.log))
-            subprocess.run(
+            fmt = subprocess.run(
                 [
                     *self._java(n),
                     "kafka.tools.StorageTool",
@@ -197,10 +201,13 @@ class KafkaCluster:
                     str(n.home / "server.properties"),
                     "--ignore-formatted",
                 ],
-                check=True,
                 capture_output=True,
+                text=True,
                 timeout=120,
             )
+            if fmt.returncode != 0:
+                said = (fmt.stderr or fmt.stdout).strip().splitlines()[-3:]
+                raise RuntimeError(f"formatting kafka node {n.node_id} failed: {' / '.join(said)}")
         try:
             for n in self.nodes:
                 self.start_node(n, wait=False)

@@ -28,6 +28,11 @@ def tansu_compat(setting: str, info: BrokerInfo) -> bool:
 def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
     info = asyncio.run(probe(rt.broker, rt.security))
+    if rt.processing_guarantee == "exactly_once" and info.kind == "embedded":
+        raise SystemExit(
+            f"worker: --processing-guarantee exactly_once needs Kafka transactions; the broker "
+            f"at {rt.broker} is the embedded one, which has none (counts are exact without them)"
+        )
     replication = cfg.settings.replication_factor or info.default_replication()
     rt = replace(rt, replication=replication)
     created = asyncio.run(

@@ -89,8 +89,9 @@ def leader_of(bootstrap: str, topic: str, partition: int) -> int:
 
 
 def coordinator_of(bootstrap: str, group: str) -> int:
-    [future] = admin(bootstrap).describe_consumer_groups([group]).values()
-    return int(future.result(timeout=10).coordinator.id)
+    client = admin(bootstrap)  # held: its futures die with it
+    [future] = client.describe_consumer_groups([group], request_timeout=30).values()
+    return int(future.result(timeout=40).coordinator.id)
 
 
 def notifications(received: Received) -> tuple[list[str], list[str]]:
