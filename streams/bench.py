@@ -15,7 +15,7 @@ from typing import Any
 
 from streams.bench_eval import bench_memory, bench_tick
 from streams.bench_page import bench_time_to_page
-from streams.bench_pipeline import bench_pipeline
+from streams.bench_pipeline import bench_guarantees, bench_pipeline
 from streams.soak import soak
 from streams.traffic import Trouble, synthetic_history
 
@@ -94,6 +94,11 @@ def bench_pipeline_(workdir: Path) -> dict[str, Any]:
     return bench_pipeline(workdir)
 
 
+def bench_guarantee(workdir: Path) -> dict[str, Any]:
+    """On Apache Kafka: offset dedup alone vs Kafka transactions (exactly_once) on top."""
+    return bench_guarantees(workdir)
+
+
 def bench_evaluation(workdir: Path) -> dict[str, Any]:
     """CPU time of an evaluation tick over 1,000 SLOs (streams.bench_eval)."""
     return bench_tick()
@@ -112,6 +117,7 @@ def bench_page(workdir: Path) -> dict[str, Any]:
 BENCHES = {
     "pipeline": bench_pipeline_,
     "page": bench_page,
+    "guarantee": bench_guarantee,
     "evaluation": bench_evaluation,
     "memory": bench_memory_,
     "replay": bench_replay,

@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.demo import start_worker, stop_process
+from streams.kafka_local import KafkaCluster
 from streams.traffic import fleet_config
 
 PARTITIONS = 8
@@ -129,13 +130,24 @@ def progress(web: str) -> dict[str, Any] | None:
         return None
 
 
-def sloburn_rate(workdir: Path, kind: str, batch: list[tuple[bytes, bytes]]) -> float:
+def sloburn_rate(
+    workdir: Path,
+    kind: str,
+    batch: list[tuple[bytes, bytes]],
+    kafka: bool = False,
+    guarantee: str = "at_least_once",
+) -> float:
     """Messages/s of a fresh worker over ``batch``, produced before it starts (as the ceilings
     read theirs: a producer on these two cores would slow the worker it is measured against),
-    from the first outcome it counted to every object judged and every SLI record applied."""
+    from the first outcome it counted to every object judged and every SLI record applied.
+    On a fresh embedded broker, or (``kafka``) a fresh one-node Apache Kafka."""
     per_message = PER_BATCH if kind == "batched" else 1  # JSON objects the worker counts
     expected = len(batch) * per_message
-    broker = EmbeddedBroker(free_port(), log_file=workdir / f"broker-{kind}.log").start()
+    broker: EmbeddedBroker | KafkaCluster
+    if kafka:
+        broker = KafkaCluster(workdir / f"kafka-{kind}-{guarantee}", 1).start()
+    else:
+        broker = EmbeddedBroker(free_port(), log_file=workdir / f"broker-{kind}.log").start()
     try:
         asyncio.run(create(broker.bootstrap, [topics.OUTCOMES, topics.SLI]))
         asyncio.run(produce(broker.bootstrap, topics.OUTCOMES, batch))
@@ -151,6 +163,8 @@ def sloburn_rate(workdir: Path, kind: str, batch: list[tuple[bytes, bytes]]) -> 
             "--replay-mode",
             "--loglevel",
             "warn",
+            "--processing-guarantee",
+            guarantee,
         )
         web = f"http://127.0.0.1:{port}"
         try:
@@ -170,6 +184,21 @@ def sloburn_rate(workdir: Path, kind: str, batch: list[tuple[bytes, bytes]]) -> 
             stop_process(proc)
     finally:
         broker.stop()
+
+
+def bench_guarantees(workdir: Path, n_one: int = 50_000, n_batched: int = 10_000) -> dict[str, Any]:
+    """On Apache Kafka: one worker's rate with the offset dedup alone (at_least_once) and with
+    Kafka transactions on top (exactly_once), each on a fresh one-node Kafka."""
+    now = time.time()
+    figures: dict[str, Any] = {}
+    for kind, n in (("batched", n_batched), ("one", n_one)):
+        batch = messages(kind, n, now)
+        for guarantee in ("at_least_once", "exactly_once"):
+            rate = sloburn_rate(workdir, kind, batch, kafka=True, guarantee=guarantee)
+            figures[f"kafka_{guarantee}_{kind}_msgs_per_s"] = round(rate)
+            figures[f"kafka_{guarantee}_{kind}_outcomes_per_s"] = round(rate * outcomes_in(kind))
+            print(f"{kind} {guarantee}: {rate:,.0f} msgs/s", flush=True)
+    return figures
 
 
 def config_text() -> str:

@@ -39,12 +39,13 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
         ensure_topics(rt.broker, cfg.settings.partitions, rt.security, replication)
     )
     log.info(
-        "broker %s: %s, cluster %s, %d broker(s); topics created with %d replica(s)",
+        "broker %s: %s, cluster %s, %d broker(s); topics created with %d replica(s); %s",
         rt.broker,
         "Apache Kafka" if info.kind == "kafka" else "embedded broker (no transactions)",
         info.cluster_id,
         info.brokers,
         replication,
+        rt.processing_guarantee,
     )
     if created:
         log.info("created topics %s with %d partitions", created, cfg.settings.partitions)

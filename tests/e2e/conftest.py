@@ -311,6 +311,20 @@ class AckedProducer:
         return {s: (b, t) for s, (b, t) in self.acked.items()}
 
 
+def wait_equal(get: Callable[[], Any], want: Any, timeout_s: float, what: str) -> None:
+    """Poll until ``get()`` equals ``want``; fail showing the last value next to ``want``."""
+    last: list[Any] = [None]
+
+    def same() -> bool:
+        last[0] = get()
+        return bool(last[0] == want)
+
+    try:
+        wait_for(same, timeout_s, what)
+    except pytest.fail.Exception:
+        pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}: {last[0]} != {want}")
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll ``predicate`` every 0.25 s for at most ``timeout_s``; fail naming ``what``."""
     deadline = time.monotonic() + timeout_s

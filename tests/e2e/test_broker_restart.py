@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     counted,
     services_config,
     totals,
+    wait_equal,
     wait_for,
 )
 
@@ -179,7 +180,7 @@ def test_a_kafka_broker_restart_loses_nothing_and_the_worker_reconnects_in_place
         load.join(30)
         health.join(10)
     acked = producer.flush()
-    wait_for(lambda: counted(w) == acked, 120, "every acknowledged outcome counted once")
+    wait_equal(lambda: counted(w), acked, 120, "every acknowledged outcome counted once")
     time.sleep(3)  # anything counted twice would show now
     assert counted(w) == acked
     assert w.proc.poll() is None and w.proc.pid == pid

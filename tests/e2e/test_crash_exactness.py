@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
-from tests.e2e.conftest import Received, Worker, services_config, totals, wait_for
+from tests.e2e.conftest import Received, Worker, services_config, totals, wait_equal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
@@ -91,7 +91,7 @@ def test_kill_9_three_times_loses_and_double_counts_nothing(
     for svc, (bad, total) in expected.items():
         assert want[svc][1] >= total and want[svc][0] >= bad, svc
     assert sum(t for _, t in want.values()) >= EVENTS
-    wait_for(lambda: totals(w) == want, 180, "every event to be counted exactly once")
+    wait_equal(lambda: totals(w), want, 180, "every event to be counted exactly once")
     time.sleep(3)  # anything counted twice would show up now
     assert totals(w) == want
     for s in w.get("/v1/slos")["slos"]:

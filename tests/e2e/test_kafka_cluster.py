@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from streams import topics
 from streams.models import dedup_key
 from streams.traffic import Scenario, fleet_config
-from tests.e2e.conftest import AckedProducer, Received, Worker, counted, wait_for
+from tests.e2e.conftest import AckedProducer, Received, Worker, counted, wait_equal, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("kafka-3")]
 
@@ -164,7 +164,7 @@ def test_three_brokers_lose_leader_and_coordinator_and_every_acknowledged_count_
     steady.stop()
     acked = producer.flush()
 
-    wait_for(lambda: counted(w) == acked, 180, "every acknowledged outcome to be counted once")
+    wait_equal(lambda: counted(w), acked, 180, "every acknowledged outcome to be counted once")
     wait_for(lambda: notifications(receivers)[0] == ["trigger", "resolve"], 120, "the resolve")
     time.sleep(5)  # a duplicate count or notification would show up now
     assert counted(w) == acked
@@ -193,7 +193,7 @@ def test_a_worker_killed_during_a_broker_failover_leaves_the_other_with_exact_co
     time.sleep(5)
     steady.stop()
     acked = producer.flush()
-    wait_for(lambda: counted(b) == acked, 240, "the survivor to count every outcome once")
+    wait_equal(lambda: counted(b), acked, 240, "the survivor to count every outcome once")
     time.sleep(5)
     assert counted(b) == acked
     assert "incarnation changed" not in b.log.read_text()
