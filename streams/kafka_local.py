@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -58,7 +59,13 @@ logger.apache.name = org.apache
 logger.apache.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
+logger.raft.name = org.apache.kafka.raft.QuorumState
+logger.raft.level = INFO
 """
+
+
+# What org.apache.kafka.raft.QuorumState logs when a node becomes the quorum leader.
+_LEADER = re.compile(r"Completed transition to Leader\(.*?\bepoch=(\d+)")
 
 
 def cache_dir() -> Path:
@@ -251,6 +258,17 @@ class KafkaCluster:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"kafka node {n.node_id} not serving after {START_TIMEOUT_S}s: {n.log}")
+
+    def active_controller(self) -> int | None:
+        """The node leading the KRaft quorum (the active controller) as the nodes' logs say:
+        the one that last became leader, in the highest epoch; None if no node said so."""
+        best: tuple[int, int] | None = None
+        for n in self.nodes:
+            text = n.log.read_text(errors="replace") if n.log.exists() else ""
+            for epoch in _LEADER.findall(text):
+                if best is None or int(epoch) >= best[0]:
+                    best = (int(epoch), n.node_id)
+        return None if best is None else best[1]
 
     def kill9(self, n: KafkaNode) -> None:
         """SIGKILL one node: no shutdown, no flush."""

@@ -1,4 +1,5 @@
-"""Commands a user types: `scripts/run --once`, and the worker refusing a bad config."""
+"""Commands a user types: `scripts/run --once`, `sloburn up --kafka`, and the worker refusing a
+bad config."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
-from streams import topics
+from streams import kafka_local, topics
 from streams.broker import EmbeddedBroker, free_port
 from tests.conftest import BAD_SERVICE_MAP, sloburn
 
@@ -58,6 +59,47 @@ def test_scripts_run_once_fires_and_resolves_a_page_then_exits_zero(repo_root: P
     assert "PagerDuty trigger" in out
     assert "PagerDuty resolve" in out
     assert "page fired and resolved" in out
+
+
+@pytest.mark.parametrize("kind", ["kafka"])
+def test_sloburn_up_kafka_runs_the_demo_on_a_local_apache_kafka(kind: str, tmp_path: Path) -> None:
+    if (reason := kafka_local.available()) is not None:
+        pytest.skip(f"Apache Kafka: {reason}")
+    env = {**os.environ, "SLOBURN_WEB_PORT": str(free_port())}
+    proc = sloburn("up", "--once", "--kafka", "--workdir", str(tmp_path), timeout=240, env=env)
+    print(proc.stdout[-4000:], proc.stderr[-4000:])
+    assert proc.returncode == 0
+    assert (
+        f"Apache Kafka {kafka_local.KAFKA_VERSION} (KRaft, one node) on 127.0.0.1:" in proc.stdout
+    )
+    assert "PagerDuty resolve" in proc.stdout and "page fired and resolved" in proc.stdout
+    assert "Apache Kafka, cluster" in (tmp_path / "worker.log").read_text()
+    assert not [p for p in (tmp_path / "kafka").glob("node-*") if _running(p)]
+
+
+def _running(node_home: Path) -> bool:
+    """Whether a java process still runs with this node's config."""
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return str(node_home / "server.properties") in ps
+
+
+def test_exactly_once_is_refused_on_the_embedded_broker_with_one_line(
+    tmp_path: Path, broker: EmbeddedBroker
+) -> None:
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("services:\n  a: {sli_type: success_rate, target: 0.99, window_days: 7}\n")
+    proc = sloburn(
+        "worker", "--config", str(cfg), "--broker", broker.bootstrap,
+        "--processing-guarantee", "exactly_once",
+    )  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "worker: --processing-guarantee exactly_once needs Kafka transactions; the broker at "
+        )
+    )
 
 
 def test_sloburn_broker_answers_on_its_port_and_stops_cleanly(repo_root: Path) -> None:

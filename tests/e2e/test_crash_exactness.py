@@ -54,9 +54,26 @@ async def topic_totals(bootstrap: str, messages: int) -> dict[str, tuple[int, in
 def test_kill_9_three_times_loses_and_double_counts_nothing(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
+    kill_9_three_times(broker.bootstrap, lambda: worker(CONFIG))
+
+
+@pytest.mark.brokers("kafka")
+def test_with_kafka_transactions_on_top_kill_9_three_times_still_counts_exactly(
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+) -> None:
+    """--processing-guarantee exactly_once (README "Exactly once")."""
+    w = kill_9_three_times(
+        broker.bootstrap, lambda: worker(CONFIG, SLOBURN_PROCESSING_GUARANTEE="exactly_once")
+    )
+    assert "1 broker(s); topics created with 1 replica(s); exactly_once" in w.log.read_text()
+
+
+def kill_9_three_times(bootstrap: str, new_worker: Callable[[], Worker]) -> Worker:
+    """Send 200,000 outcomes in ten chunks, kill -9 the worker after three of them, and check
+    the last worker's counts against the topic; that worker."""
     rng = random.Random(20261124)
-    w = worker(CONFIG)
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    w = new_worker()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     start = time.time() - 3000
     expected = {s: [0, 0] for s in SERVICES}
     messages = EVENTS // PER_MESSAGE
@@ -84,9 +101,9 @@ def test_kill_9_three_times_loses_and_double_counts_nothing(
         if chunk in kill_after:
             time.sleep(rng.uniform(0.05, 1.0))  # the worker is mid-stream, often mid-batch
             w.kill9()
-            w = worker(CONFIG)
+            w = new_worker()
 
-    want = asyncio.run(topic_totals(broker.bootstrap, sent))
+    want = asyncio.run(topic_totals(bootstrap, sent))
     # Nothing sent is missing from the input (it may hold a producer-retried duplicate).
     for svc, (bad, total) in expected.items():
         assert want[svc][1] >= total and want[svc][0] >= bad, svc
@@ -97,3 +114,4 @@ def test_kill_9_three_times_loses_and_double_counts_nothing(
     for s in w.get("/v1/slos")["slos"]:
         bad, total = want[s["service"]]
         assert s["budget"]["remaining"] == pytest.approx(1 - bad / (0.001 * total), rel=1e-12)
+    return w
