@@ -55,15 +55,15 @@ def repo_root() -> Path:
 # a Kafka test was skipped fails: the Kafka variants must not go quietly missing.
 _BROKER_ID = re.compile(r"\[(embedded|kafka|kafka-3)\]$")
 _per_broker: dict[str, Counter[str]] = {}
+_seconds: dict[str, float] = {}  # setup, call and teardown, per broker
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     m = _BROKER_ID.search(report.nodeid)
-    if (
-        m is None
-        or report.when == "teardown"
-        or (report.when, report.outcome) == ("setup", "passed")
-    ):
+    if m is None:
+        return
+    _seconds[m.group(1)] = _seconds.get(m.group(1), 0.0) + report.duration
+    if report.when == "teardown" or (report.when, report.outcome) == ("setup", "passed"):
         return
     failed_setup = (report.when, report.outcome) == ("setup", "failed")
     _per_broker.setdefault(m.group(1), Counter())["error" if failed_setup else report.outcome] += 1
@@ -86,7 +86,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for kind in ("embedded", "kafka", "kafka-3"):
         c = _per_broker.get(kind)
         if c:
-            tr.write_line(f"{kind:>9}: " + ", ".join(f"{n} {o}" for o, n in sorted(c.items())))
+            counts = ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
+            tr.write_line(f"{kind:>9}: {counts} in {_seconds.get(kind, 0.0):.0f}s")
     if _kafka_skipped():
         reason = kafka_local.available()
         if reason is None:
