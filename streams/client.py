@@ -64,8 +64,13 @@ class OutcomeClient:
 
     async def start(self) -> None:
         """Connect and start the periodic flush."""
+        # acks=all: an outcome is acknowledged once every in-sync replica has it, so a leader
+        # failover on a replicated cluster cannot lose what was acknowledged.
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, linger_ms=5, **self.security.aiokafka_kwargs()
+            bootstrap_servers=self.bootstrap,
+            linger_ms=5,
+            acks="all",
+            **self.security.aiokafka_kwargs(),
         )
         await self._producer.start()
         self._ticker = asyncio.create_task(self._tick())

@@ -32,7 +32,7 @@ async def send_lines(
     security = security or KafkaSecurity()
     await topics.ensure_topics(bootstrap, partitions, security)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=10, **security.aiokafka_kwargs()
+        bootstrap_servers=bootstrap, linger_ms=10, acks="all", **security.aiokafka_kwargs()
     )
     await producer.start()
     sent = 0
