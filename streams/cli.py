@@ -158,7 +158,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from streams.demo import up
+    from streams.demo import stop_leftovers, up
     from streams.kafka_local import available
 
     if args.kafka and (reason := available()) is not None:
@@ -178,6 +178,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    finally:
+        stop_leftovers()
 
 
 def cmd_send(args: argparse.Namespace) -> int:
