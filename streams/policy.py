@@ -7,7 +7,7 @@ also told why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -164,3 +164,23 @@ def decide(
         override=live,
         rollbacks=dict(rollbacks or {}),
     )
+
+
+def rollback_episode(
+    episode: Sequence[str] | None, rule: str, firing: bool, qualifies: bool
+) -> tuple[bool, tuple[str, ...] | None]:
+    """One step of an SLO's rollback episode: (call the flag webhook now?, the episode after).
+
+    The episode holds the page rules firing since the last rollback call. A burn that trips
+    the 1h and then the 6h page is one incident, so the flag is turned off once: the second
+    page joins the open episode instead of calling again. The episode closes when its last
+    page resolves, and the next qualifying page calls again.
+    """
+    if not firing:
+        rest = tuple(r for r in episode or () if r != rule)
+        return False, rest or None
+    if episode is not None:
+        return False, tuple(sorted({*episode, rule}))
+    if qualifies:
+        return True, (rule,)
+    return False, None

@@ -1,5 +1,5 @@
 """Release gate: each service's decision every tick (audited when it changes) and the
-feature-flag rollback call when a fast burn pages (once per firing, across restarts)."""
+feature-flag rollback call when a fast burn pages (once per burn episode, across restarts)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from streams.containment import contained, source_of
 from streams.models import AlertEvent
 from streams.notify.delivery import deliver
 from streams.outcomes import Rejection, dlq_record, internal_error
-from streams.policy import Override, Verdict, decide
+from streams.policy import Override, Verdict, decide, rollback_episode
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +115,28 @@ def register(w: Wiring) -> None:
                 log.exception("gate decision for %s failed", service)
 
     async def roll_back(session: aiohttp.ClientSession, raw: bytes) -> None:
-        """Call the feature-flag webhook for a fast-burn page, once per firing."""
+        """Call the feature-flag webhook once per burn episode of an SLO's pages."""
         try:
             ev = AlertEvent.model_validate_json(raw)
         except ValidationError:
             return  # the sink agent dead-letters unreadable alert events
         failpoints.check("rollback", raw)
         slo = w.cfg.slo(ev.slo)
-        if slo is None or ev.state != "firing" or ev.severity != "page":
+        if slo is None or ev.severity != "page":
             return
-        flag = slo.enforcement.feature_flag
-        if not flag.auto_rollback or ev.long_burn_rate < flag.burn_threshold:
-            return
+        episode_key = f"{ev.slo}|rollback|episode"
         done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
-        if w.gate_state.get(done_key) is not None:
-            return  # this firing already rolled back (redelivery after a restart)
+        firing = ev.state == "firing"
+        if firing and w.gate_state.get(done_key) is not None:
+            return  # this firing was already handled (redelivery after a restart)
+        flag = slo.enforcement.feature_flag
+        qualifies = flag.auto_rollback and ev.long_burn_rate >= flag.burn_threshold
+        call, episode = rollback_episode(w.gate_state.get(episode_key), ev.rule, firing, qualifies)
+        w.gate_state[episode_key] = list(episode) if episode else None
+        if not call:
+            if firing and episode is not None:  # joined: a redelivery must not call later
+                w.gate_state[done_key] = {"outcome": "joined the open episode", "at": time.time()}
+            return
         if not flag.webhook_url:
             outcome = "not called: feature_flag.webhook_url is empty"
         else:

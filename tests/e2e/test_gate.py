@@ -1,5 +1,5 @@
 """The release gate end to end: budget state -> decision over HTTP and `sloburn gate`, audited
-in sloburn.decisions; overrides; feature-flag rollback once per firing, across restarts."""
+in sloburn.decisions; overrides; feature-flag rollback once per burn, across restarts."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ services:
     enforcement:
       feature_flag:
         auto_rollback: true
+        burn_threshold: 6
         webhook_url: ${FLAG_WEBHOOK_URL}
 settings:
   partitions: 4
@@ -164,8 +165,9 @@ def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
     w = worker(CHECKOUT)
-    # 6h of healthy history, then a total outage still going on at the end: the page fires
-    # (1h burn far above 14.4x) and stays firing.
+    # 6h of healthy history, then a total outage still going on at the end: the 1h page fires
+    # (burn far above 14.4x) and stays firing; the 6h page (6x and more, at or above the flag's
+    # 6x) joins the same burn later and must not call the flag a second time.
     sc = checkout_outage(6 * 3600, 8 * 60, 180, 10 * 60)
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.05))
 
@@ -177,10 +179,14 @@ def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
     w.stop()
     w2 = worker(CHECKOUT)
     wait_for(
-        lambda: w2.get("/v1/gate/checkout-api")["decision"] == "rollback",
-        60,
-        "the restarted worker to see the burn",
+        lambda: (
+            "checkout-api:success_rate/page_6h_30m (page)"
+            in w2.get("/v1/gate/checkout-api")["firing"]
+        ),
+        90,
+        "the restarted worker to see the 6h page",
     )
+    assert w2.get("/v1/gate/checkout-api")["decision"] == "rollback"
     time.sleep(5)  # a second call would come now
     assert len(calls()) == 1
     body = calls()[0]

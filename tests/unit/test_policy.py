@@ -14,7 +14,7 @@ from streams.config import (
     ReleaseGate,
     workbook_rules,
 )
-from streams.policy import Override, decide, slo_decision
+from streams.policy import Override, decide, rollback_episode, slo_decision
 from streams.slo_math import AlertState, Budget, Counts, RuleStatus, SloStatus
 
 T = 1_800_000_000.0
@@ -147,3 +147,21 @@ def test_a_live_override_lets_releases_through_and_names_its_approver() -> None:
     assert v.reasons[-1].startswith("override by alice until")
     expired = decide("svc", [frozen], now=T + 601, override=ov)
     assert (expired.decision, expired.override) == ("freeze", None)
+
+
+def test_a_burn_tripping_both_pages_rolls_back_once_and_again_after_it_ends() -> None:
+    call, ep = rollback_episode(None, "page_1h_5m", firing=True, qualifies=True)
+    assert call and ep == ("page_1h_5m",)
+    call, ep = rollback_episode(ep, "page_6h_30m", firing=True, qualifies=True)
+    assert not call and ep == ("page_1h_5m", "page_6h_30m")
+    call, ep = rollback_episode(ep, "page_1h_5m", firing=False, qualifies=False)
+    assert not call and ep == ("page_6h_30m",)
+    call, ep = rollback_episode(ep, "page_6h_30m", firing=False, qualifies=False)
+    assert not call and ep is None
+    call, ep = rollback_episode(ep, "page_6h_30m", firing=True, qualifies=True)
+    assert call and ep == ("page_6h_30m",)
+
+
+def test_a_page_below_the_rollback_threshold_opens_no_episode() -> None:
+    assert rollback_episode(None, "page_6h_30m", firing=True, qualifies=False) == (False, None)
+    assert rollback_episode(None, "page_6h_30m", firing=False, qualifies=False) == (False, None)
