@@ -18,11 +18,11 @@ import orjson
 from pydantic import ValidationError
 
 from fuzz.grammar import Choices, json_value, message, outcome, yaml_document
-from streams.api import OverrideRequest, _iso, silence_json
-from streams.config import Config, ConfigError, load_config
-from streams.exclusions import Exclusion, ExclusionRequest, exclusion_json
-from streams.notify.silences import Silence, SilenceRequest
-from streams.outcomes import DLQ_RAW_MAX, REASONS, Aggregate, dlq_record, ingest_message
+from streams.config.model import Config, ConfigError, load_config
+from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
+from streams.core.silences import Silence, SilenceRequest
+from streams.http.api import OverrideRequest, _iso, silence_json
+from streams.ingest.outcomes import DLQ_RAW_MAX, REASONS, Aggregate, dlq_record, ingest_message
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_800_000_000.0

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from streams import kafka_local
+from streams.local import kafka_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def _kafka_skipped() -> int:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _kafka_skipped() and kafka_local.available() is None and exitstatus == 0:
+    if _kafka_skipped() and kafka_cluster.available() is None and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -89,7 +89,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             counts = ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
             tr.write_line(f"{kind:>9}: {counts} in {_seconds.get(kind, 0.0):.0f}s")
     if _kafka_skipped():
-        reason = kafka_local.available()
+        reason = kafka_cluster.available()
         if reason is None:
             tr.write_line("FAILED: Kafka tests were skipped although java and mvn are here")
         else:

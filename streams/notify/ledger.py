@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.models import AlertEvent
+from streams.core.alerts import AlertEvent
 
 Entry = dict[str, Any]
 

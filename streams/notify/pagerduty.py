@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from streams.models import AlertEvent
+from streams.core.alerts import AlertEvent
 from streams.notify.text import cut
 
 SUMMARY_MAX = 1024  # PagerDuty rejects longer summaries with a 400: never lose a page to it

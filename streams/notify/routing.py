@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.config import SLO, Notifications, Receiver, Route, RouteMatch
+from streams.config.model import SLO, Notifications, Receiver, Route, RouteMatch
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ and screen readers show) plus blocks, coloured by state."""
 
 from __future__ import annotations
 
-from streams.durations import window_label
-from streams.models import NO_DATA_RULE, AlertEvent
+from streams.core.alerts import NO_DATA_RULE, AlertEvent
+from streams.core.durations import window_label
 from streams.notify.text import cut
 
 SECTION_MAX = 3000  # Slack rejects a section text block over 3,000 characters

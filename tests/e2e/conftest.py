@@ -23,12 +23,13 @@ from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import kafka_local, topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.demo import start_worker, stop_process, wait_healthy
-from streams.receivers import ReceiversThread
-from streams.silence_cli import call_json
-from streams.traffic import Scenario, fleet_config
+from streams.cli.remote import call_json
+from streams.kafka import topics
+from streams.local import kafka_cluster
+from streams.local.demo import start_worker, stop_process, wait_healthy
+from streams.local.embedded_broker import EmbeddedBroker, free_port
+from streams.local.receivers import ReceiversThread
+from streams.local.traffic import Scenario, fleet_config
 
 E2E_CONFIG = """
 services:
@@ -66,7 +67,7 @@ class LocalKafka:
     kind = "kafka"
 
     def __init__(self, workdir: Path, nodes: int = 1) -> None:
-        self.cluster = kafka_local.KafkaCluster(workdir, nodes)
+        self.cluster = kafka_cluster.KafkaCluster(workdir, nodes)
 
     @property
     def bootstrap(self) -> str:
@@ -92,7 +93,7 @@ class LocalKafka:
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """The broker a test runs on (``request.param``), fresh for the test, stopped by PID."""
     if request.param in ("kafka", "kafka-3"):
-        reason = kafka_local.available()
+        reason = kafka_cluster.available()
         if reason is not None:
             pytest.skip(f"Apache Kafka: {reason}")
         k = LocalKafka(tmp_path / "kafka", 3 if request.param == "kafka-3" else 1)

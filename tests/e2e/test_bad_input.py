@@ -19,8 +19,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
-from streams import topics
-from streams.broker import EmbeddedBroker
+from streams.kafka import topics
+from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]

@@ -19,9 +19,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.sender import send_lines
+from streams.kafka import topics
+from streams.kafka.sender import send_lines
+from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import (
     AckedProducer,
     Worker,

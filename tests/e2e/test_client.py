@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.client import OutcomeClient
-from streams.config import load_config
+from streams.config.model import load_config
+from streams.kafka.client import OutcomeClient
+from streams.local.embedded_broker import EmbeddedBroker
 from tests.conftest import sloburn
 from tests.e2e.conftest import Worker, services_config, totals, wait_for
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 
-from streams import kafka_local, topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.kafka import topics
+from streams.local import kafka_cluster
+from streams.local.embedded_broker import EmbeddedBroker, free_port
 from tests.conftest import BAD_SERVICE_MAP, sloburn
 
 pytestmark = pytest.mark.e2e
@@ -63,14 +64,14 @@ def test_scripts_run_once_fires_and_resolves_a_page_then_exits_zero(repo_root: P
 
 @pytest.mark.parametrize("kind", ["kafka"])
 def test_sloburn_up_kafka_runs_the_demo_on_a_local_apache_kafka(kind: str, tmp_path: Path) -> None:
-    if (reason := kafka_local.available()) is not None:
+    if (reason := kafka_cluster.available()) is not None:
         pytest.skip(f"Apache Kafka: {reason}")
     env = {**os.environ, "SLOBURN_WEB_PORT": str(free_port())}
     proc = sloburn("up", "--once", "--kafka", "--workdir", str(tmp_path), timeout=240, env=env)
     print(proc.stdout[-4000:], proc.stderr[-4000:])
     assert proc.returncode == 0
     assert (
-        f"Apache Kafka {kafka_local.KAFKA_VERSION} (KRaft, one node) on 127.0.0.1:" in proc.stdout
+        f"Apache Kafka {kafka_cluster.KAFKA_VERSION} (KRaft, one node) on 127.0.0.1:" in proc.stdout
     )
     assert "PagerDuty resolve" in proc.stdout and "page fired and resolved" in proc.stdout
     assert "Apache Kafka, cluster" in (tmp_path / "worker.log").read_text()

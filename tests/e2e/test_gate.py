@@ -14,9 +14,9 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.demo import send_scenario
+from streams.kafka import topics
+from streams.local.demo import send_scenario
+from streams.local.embedded_broker import EmbeddedBroker, free_port
 from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 

@@ -1,7 +1,7 @@
 """A failure in any agent, on a real worker and broker: that one message is dead-lettered with
 reason internal_error (its exception class named), every other message still counts or is
 delivered, and the worker keeps running. Failures are injected with failpoints
-(streams.failpoints), one per agent."""
+(streams.runtime.failpoints), one per agent."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.demo import send_scenario
-from streams.web_server import HEAD_TIMEOUT_S
+from streams.kafka import topics
+from streams.local.demo import send_scenario
+from streams.local.embedded_broker import EmbeddedBroker
+from streams.runtime.web_server import HEAD_TIMEOUT_S
 from tests.e2e.conftest import (
     Received,
     Worker,

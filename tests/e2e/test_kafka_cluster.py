@@ -19,9 +19,9 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from streams import topics
-from streams.models import dedup_key
-from streams.traffic import Scenario, fleet_config
+from streams.core.alerts import dedup_key
+from streams.kafka import topics
+from streams.local.traffic import Scenario, fleet_config
 from tests.e2e.conftest import AckedProducer, Received, Worker, counted, wait_equal, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("kafka-3")]

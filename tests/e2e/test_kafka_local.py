@@ -1,4 +1,4 @@
-"""Apache Kafka 4 from Maven Central on loopback (streams.kafka_local): a single KRaft node
+"""Apache Kafka 4 from Maven Central on loopback (streams.local.kafka_cluster): a single KRaft node
 starts, is recognised as Kafka, takes sloburn's topics and `sloburn send`, and stops by PID;
 the embedded broker, on loopback too, is recognised as the embedded one."""
 
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from streams import topics
-from streams.broker_probe import probe
-from streams.topics import ensure_topics
+from streams.kafka import topics
+from streams.kafka.broker_probe import probe
+from streams.kafka.topics import ensure_topics
 from tests.conftest import ROOT, sloburn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("kafka")]

@@ -18,15 +18,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.config import load_config
-from streams.demo import send_scenario
-from streams.exclusions import read_exclusions
-from streams.models import DEFAULT_SUMMARY, dedup_key
-from streams.receivers import Failure
-from streams.replay import InProcess, run
-from streams.traffic import Scenario
+from streams.config.model import load_config
+from streams.core.alerts import DEFAULT_SUMMARY, dedup_key
+from streams.core.exclusions import read_exclusions
+from streams.kafka import topics
+from streams.local.demo import send_scenario
+from streams.local.embedded_broker import EmbeddedBroker
+from streams.local.receivers import Failure
+from streams.local.traffic import Scenario
+from streams.replay.engine import InProcess, run
 from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, read_records, wait_for
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.demo import send_scenario
-from streams.models import dedup_key
+from streams.core.alerts import dedup_key
+from streams.local.demo import send_scenario
+from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.traffic import EXAMPLE_START, Trouble, synthetic_history
+from streams.local.traffic import EXAMPLE_START, Trouble, synthetic_history
 from tests.conftest import sloburn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]

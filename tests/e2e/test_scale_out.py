@@ -14,8 +14,8 @@ from fractions import Fraction
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.sender import send_lines
+from streams.kafka.sender import send_lines
+from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import Worker, services_config, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]

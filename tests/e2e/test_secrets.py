@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.demo import send_scenario
-from streams.receivers import SLACK_PATH
+from streams.kafka import topics
+from streams.local.demo import send_scenario
+from streams.local.embedded_broker import EmbeddedBroker
+from streams.local.receivers import SLACK_PATH
 from tests.e2e.conftest import E2E_CONFIG, Received, Worker, checkout_outage, read_records, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]

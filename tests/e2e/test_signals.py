@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
+from streams.local.embedded_broker import free_port
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from streams.api import OverrideRequest
-from streams.exclusions import Exclusion, ExclusionRequest
-from streams.notify.silences import Silence, SilenceRequest
+from streams.core.exclusions import Exclusion, ExclusionRequest
+from streams.core.silences import Silence, SilenceRequest
+from streams.http.api import OverrideRequest
 
 NOW = 1_800_000_000.0
 OUT_OF_RANGE = [1e13, -1.0, 4_102_444_801.0, 1e308, math.inf, math.nan]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.auth import approver, load_tokens
+from streams.http.auth import approver, load_tokens
 
 
 def test_tokens_name_their_approver() -> None:

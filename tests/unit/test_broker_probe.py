@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from streams import broker_watch
-from streams.broker_probe import BrokerInfo, kind_from_api_keys
-from streams.broker_watch import BrokerView, BrokerWatch
-from streams.kafka_security import KafkaSecurity
-from streams.worker import tansu_compat
+from streams.config.kafka_security import KafkaSecurity
+from streams.kafka import broker_watch
+from streams.kafka.broker_probe import BrokerInfo, kind_from_api_keys
+from streams.kafka.broker_watch import BrokerView, BrokerWatch
+from streams.worker.run import tansu_compat
 
 # The API keys each broker advertised on this machine (ApiVersions v0 answers, 2026-11-29).
 TANSU_0_6 = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26]

@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.buckets import (
+from streams.core.alerts import SliRecord
+from streams.core.slo_math import Counts
+from streams.kafka.topics import partition_for_slo
+from streams.state.buckets import (
     BLOCK_S,
     DAY_S,
     ROLLUP_S,
@@ -19,9 +22,6 @@ from streams.buckets import (
     encode_block,
     owner_of_key,
 )
-from streams.models import SliRecord
-from streams.slo_math import Counts
-from streams.topics import partition_for_slo
 
 SLO = "svc:success_rate"
 BASE = 1_800_000_000

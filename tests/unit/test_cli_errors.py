@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.broker import free_port
+from streams.local.embedded_broker import free_port
 from tests.conftest import ROOT, sloburn
 
 

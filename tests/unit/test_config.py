@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import AlertRule, Config, ConfigError, load_config
+from streams.config.model import AlertRule, Config, ConfigError, load_config
 from tests.conftest import BAD_SERVICE_MAP, sloburn
 
 ROOT = Path(__file__).resolve().parents[2]

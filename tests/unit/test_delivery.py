@@ -1,5 +1,5 @@
 """Delivery to Slack and PagerDuty: the decision table, the bounded retry loop against the real
-local receivers (streams.receivers over HTTP on 127.0.0.1), and the bodies sent."""
+local receivers (streams.local.receivers over HTTP on 127.0.0.1), and the bodies sent."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.broker import free_port
-from streams.models import AlertEvent, dedup_key, group_key
+from streams.core.alerts import AlertEvent, dedup_key, group_key
+from streams.local.embedded_broker import free_port
+from streams.local.receivers import PAGERDUTY_PATH, SLACK_PATH, Receivers
 from streams.notify.delivery import Decision, decide, deliver
 from streams.notify.pagerduty import SUMMARY_MAX, pagerduty_event
 from streams.notify.slack import slack_message
-from streams.receivers import PAGERDUTY_PATH, SLACK_PATH, Receivers
 
 SLO_ID = "checkout-api:success_rate"
 DEDUP = "04014dd82768633b11e94dfb8149fdb9ff9a8c00b106e1172a75c9b7b74d8eb7"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams import kafka_local
-from streams.metrics import Metrics
+from streams.local import kafka_cluster
+from streams.runtime.metrics import Metrics
 from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +35,10 @@ def test_compose_runs_kafka_the_worker_prometheus_and_grafana_on_loopback_ports(
 
 def test_compose_runs_the_kafka_version_and_kraft_roles_the_kafka_tests_start() -> None:
     kafka = COMPOSE["services"]["kafka"]
-    assert kafka["image"] == f"apache/kafka:{kafka_local.KAFKA_VERSION}"
+    assert kafka["image"] == f"apache/kafka:{kafka_cluster.KAFKA_VERSION}"
     env = kafka["environment"]
-    node = kafka_local.KafkaNode(1, 9092, 9093, ROOT)
-    tested = kafka_local.KafkaCluster(ROOT, 1).settings(node, "1@kafka:9093")
+    node = kafka_cluster.KafkaNode(1, 9092, 9093, ROOT)
+    tested = kafka_cluster.KafkaCluster(ROOT, 1).settings(node, "1@kafka:9093")
     for key in ("process.roles", "controller.listener.names", "listener.security.protocol.map"):
         env_key = "KAFKA_" + key.replace(".", "_").upper()
         assert set(env[env_key].split(",")) == set(str(tested[key]).split(",")), key

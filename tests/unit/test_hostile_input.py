@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz.harnesses import sent_count
-from streams.config import Config, load_config
-from streams.outcomes import REASONS, Aggregate, dlq_record, ingest_message
+from streams.config.model import Config, load_config
+from streams.ingest.outcomes import REASONS, Aggregate, dlq_record, ingest_message
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import failpoints
-from streams.models import SliRecord
-from streams.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
+from streams.core.alerts import SliRecord
+from streams.ingest.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
+from streams.runtime import failpoints
 from tests.unit.test_hostile_input import CFG, NOW
 
 GOOD = {"service": "checkout-api", "ts": NOW - 30, "status_code": 200}
@@ -110,7 +110,7 @@ def test_an_sli_record_round_trips() -> None:
 
 
 def test_replay_judges_a_line_holding_a_deeply_nested_array_like_ingest() -> None:
-    from streams.replay import InProcess, run
+    from streams.replay.engine import InProcess, run
 
     line = b"[" + orjson.dumps(GOOD) + b"," + NESTED + b"]"
     backend = InProcess(CFG, NOW)
@@ -135,8 +135,8 @@ def test_an_error_names_a_huge_field_value_in_brief(value: Any) -> None:
 def test_sli_records_of_a_big_batch_stay_small_and_never_split_one_message() -> None:
     # A week of history in one ingest batch made a 1.3 MB SLI record, which the producer
     # refused (MessageSizeTooLargeError).
-    from streams.buckets import BucketStore
-    from streams.outcomes import RECORD_CONTRIBUTIONS_MAX
+    from streams.ingest.outcomes import RECORD_CONTRIBUTIONS_MAX
+    from streams.state.buckets import BucketStore
 
     agg = Aggregate()
     for offset in range(3 * RECORD_CONTRIBUTIONS_MAX // 2):

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.config import ConfigError, load_config
-from streams.replay import InProcess, run
-from streams.rules import prometheus_rules
+from streams.config.model import ConfigError, load_config
+from streams.export.prometheus import prometheus_rules
+from streams.replay.engine import InProcess, run
 
 T0 = 1_793_491_200  # 2026-11-01T00:00:00Z
 MEMBERS = ("cart-api", "payment-api", "order-api")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import load_config
-from streams.replay import replay_incidents
-from streams.slo_math import Counts, evaluate_slo, wilson_lower
-from streams.traffic import EXAMPLE_START, low_traffic_history
+from streams.config.model import load_config
+from streams.core.slo_math import Counts, evaluate_slo, wilson_lower
+from streams.local.traffic import EXAMPLE_START, low_traffic_history
+from streams.replay.engine import replay_incidents
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "low-traffic.jsonl"

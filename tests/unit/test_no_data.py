@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.buckets import BucketStore
-from streams.config import ConfigError, load_config
-from streams.evaluation import Evaluator
-from streams.models import NO_DATA_RULE, SliRecord
+from streams.config.model import ConfigError, load_config
+from streams.core.alerts import NO_DATA_RULE, SliRecord
+from streams.export.prometheus import prometheus_rules
 from streams.notify.slack import slack_message
-from streams.rules import prometheus_rules
+from streams.state.buckets import BucketStore
+from streams.state.evaluation import Evaluator
 
 T0 = 1_800_000_000
 

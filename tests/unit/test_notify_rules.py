@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from streams.config import ConfigError, Notifications, load_config
-from streams.models import AlertEvent, dedup_key
+from streams.config.model import ConfigError, Notifications, load_config
+from streams.core.alerts import AlertEvent, dedup_key
+from streams.core.silences import Matchers, Silence, SilenceRequest, silencing
 from streams.notify.ledger import after_sent, plan, release_due, repeat_due
 from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import targets
-from streams.notify.silences import Matchers, Silence, SilenceRequest, silencing
 
 SLO = "payment-gateway:success_rate"
 

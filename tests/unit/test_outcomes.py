@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.config import Config, load_config
-from streams.models import RawOutcome
-from streams.outcomes import (
+from streams.config.model import Config, load_config
+from streams.core.alerts import RawOutcome
+from streams.ingest.outcomes import (
     REASONS,
     Aggregate,
     Rejection,

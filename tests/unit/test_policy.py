@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from streams.config import (
+from streams.config.model import (
     SLO,
     AlertRule,
     Enforcement,
@@ -14,8 +14,8 @@ from streams.config import (
     ReleaseGate,
     workbook_rules,
 )
-from streams.policy import Override, decide, rollback_episode, slo_decision
-from streams.slo_math import AlertState, Budget, Counts, RuleStatus, SloStatus
+from streams.core.release_gate import Override, decide, rollback_episode, slo_decision
+from streams.core.slo_math import AlertState, Budget, Counts, RuleStatus, SloStatus
 
 T = 1_800_000_000.0
 PAGE, _, TICKET, _ = workbook_rules()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.config import Config, load_config
-from streams.reloading import blockers, changes, gone_rules
+from streams.config.model import Config, load_config
+from streams.runtime.reload import blockers, changes, gone_rules
 
 BASE = """
 services:

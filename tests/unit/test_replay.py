@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.buckets import ROLLUP_S, floor_to
-from streams.config import BASE_WINDOW_MAX_S, load_alert_policy, load_config
-from streams.replay import InProcess, replay_file, replay_incidents
-from streams.traffic import EXAMPLE_START, example_history
+from streams.config.model import BASE_WINDOW_MAX_S, load_alert_policy, load_config
+from streams.local.traffic import EXAMPLE_START, example_history
+from streams.replay.engine import InProcess, replay_file, replay_incidents
+from streams.state.buckets import ROLLUP_S, floor_to
 from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +236,7 @@ def test_readme_shows_the_real_backtest_output(
 
 def test_bench_command_answers() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.bench", "--help"],
+        [sys.executable, "-m", "bench", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

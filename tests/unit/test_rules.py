@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.config import load_config
-from streams.rules import MetricNames, prometheus_rules
+from streams.config.model import load_config
+from streams.export.prometheus import MetricNames, prometheus_rules
 from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,11 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.buckets import BucketStore
-from streams.config import SLO, AlertRule, workbook_rules
-from streams.evaluation import Evaluator
-from streams.models import SliRecord
-from streams.slo_math import (
+from streams.config.model import SLO, AlertRule, workbook_rules
+from streams.core.alerts import SliRecord
+from streams.core.slo_math import (
     AlertState,
     Counts,
     budget,
@@ -22,6 +20,8 @@ from streams.slo_math import (
     evaluate_slo,
     step_alert,
 )
+from streams.state.buckets import BucketStore
+from streams.state.evaluation import Evaluator
 
 T0 = 1_800_000_000  # outage start, aligned to the hour
 PER_BUCKET = 1000

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from streams import web_server
-from streams.broker import free_port
+from streams.local.embedded_broker import free_port
+from streams.runtime import web_server
 
 
 async def serve(runner_cls: type[web.AppRunner]) -> tuple[web.AppRunner, int]:

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.buckets import ROLLUP_S, BucketStore, floor_to
-from streams.config import SLO, workbook_rules
-from streams.evaluation import Evaluator
-from streams.models import SliRecord
-from streams.slo_math import Counts, burn_rate
+from streams.config.model import SLO, workbook_rules
+from streams.core.alerts import SliRecord
+from streams.core.slo_math import Counts, burn_rate
+from streams.state.buckets import ROLLUP_S, BucketStore, floor_to
+from streams.state.evaluation import Evaluator
 
 BUCKET_S = 10
 LATENESS_S = 300

@@ -1,0 +1,152 @@
+"""``sloburn silence add|list|expire`` and ``sloburn exclude add|list|delete``: the silences
+and exclusions APIs from a shell (token from ``SLOBURN_TOKEN``, never from a flag, so it stays
+out of shell history and ``ps``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from streams.core.durations import parse_duration_s
+
+
+def call_json(url: str, method: str, body: Any = None, token: str = "") -> tuple[int, Any]:
+    """One JSON request (bearer token if given): (status, decoded body), error answers too."""
+    req = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def _matched(item: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in item["matchers"].items() if v is not None)
+
+
+def _line(s: dict[str, Any]) -> str:
+    who = f"by {s['created_by']}: {s['comment']}"
+    return f"{s['id']}  {s['status']:<8} {_matched(s)}  until {s['ends_at']}  {who}"
+
+
+def _exclusion_line(e: dict[str, Any]) -> str:
+    span = f"{_utc(e['starts_at'])} .. {_utc(e['ends_at'])}"
+    who = f"by {e['created_by']}: {e['comment']}"
+    return f"{e['id']}  {e['status']:<8} {e['kind']} {_matched(e)}  {span}  {who}"
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _event_time(text: str) -> float:
+    """Unix seconds, or an ISO 8601 time (Z or an offset; local time without one)."""
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _run(args: argparse.Namespace, what: str, request: Any) -> int:
+    """Exit 0 on success, 1 when the worker refused, 2 when it could not be reached."""
+    base = f"{args.url.rstrip('/')}/v1/{what}"
+    token = os.environ.get("SLOBURN_TOKEN", "")
+    name = what.rstrip("s")
+    try:
+        if args.action == "list":
+            status, body = call_json(base, "GET")
+        elif args.action == "add":
+            status, body = call_json(base, "POST", request(), token)
+        else:
+            status, body = call_json(f"{base}/{args.id}", "DELETE", token=token)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        print(f"{name}: {getattr(e, 'reason', e)}", file=sys.stderr)
+        return 2
+    if status >= 400:
+        print(f"{name}: HTTP {status}: {body.get('error', body)}", file=sys.stderr)
+        return 1
+    line = _line if what == "silences" else _exclusion_line
+    for item in body[what] if args.action == "list" else [body]:
+        print(line(item))
+    return 0
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    """``sloburn silence``; exit codes as ``_run``."""
+
+    def request() -> dict[str, Any]:
+        matchers = {"service": args.service, "slo": args.slo, "severity": args.severity}
+        return {
+            "matchers": {k: v for k, v in matchers.items() if v},
+            "comment": args.comment,
+            "duration_seconds": parse_duration_s(args.duration),
+        }
+
+    return _run(args, "silences", request)
+
+
+def cmd_exclude(args: argparse.Namespace) -> int:
+    """``sloburn exclude``; exit codes as ``_run``."""
+
+    def request() -> dict[str, Any]:
+        matchers = {"service": args.service, "slo": args.slo}
+        return {
+            "kind": args.kind,
+            "matchers": {k: v for k, v in matchers.items() if v},
+            "starts_at": _event_time(args.start),
+            "ends_at": _event_time(args.end),
+            "comment": args.comment,
+        }
+
+    return _run(args, "exclusions", request)
+
+
+def _command(sub: Any, name: str, help_text: str, fn: Any) -> Any:
+    """A subcommand with --url and its actions; returns the actions' parser group."""
+    p = sub.add_parser(name, help=f"{help_text} (token: SLOBURN_TOKEN)")
+    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+    p.set_defaults(fn=fn)
+    return p.add_subparsers(dest="action", required=True)
+
+
+def add_parser(sub: Any) -> None:
+    """The ``silence`` subcommand."""
+    acts = _command(sub, "silence", "add, list or expire silences", cmd_silence)
+    a = acts.add_parser("add", help="silence matching alerts for a while")
+    a.add_argument("--service")
+    a.add_argument("--slo")
+    a.add_argument("--severity", choices=["page", "ticket"])
+    a.add_argument("--duration", required=True, help="e.g. 30m, 2h, 1d")
+    a.add_argument("--comment", required=True, help="why (kept with the silence and audited)")
+    acts.add_parser("list", help="every silence: active, pending and expired")
+    e = acts.add_parser("expire", help="end a silence now")
+    e.add_argument("id")
+
+
+def add_exclude_parser(sub: Any) -> None:
+    """The ``exclude`` subcommand."""
+    acts = _command(sub, "exclude", "maintenance windows and corrections", cmd_exclude)
+    a = acts.add_parser("add", help="leave an event-time range out of budgets (past or future)")
+    a.add_argument("--service")
+    a.add_argument("--slo")
+    a.add_argument("--kind", choices=["maintenance", "correction"], default="maintenance")
+    a.add_argument("--from", dest="start", required=True, help="ISO 8601 or unix seconds")
+    a.add_argument("--to", dest="end", required=True, help="ISO 8601 or unix seconds")
+    a.add_argument("--comment", required=True, help="why (kept with it and audited)")
+    acts.add_parser("list", help="every exclusion, deleted ones too")
+    d = acts.add_parser("delete", help="count the range again")
+    d.add_argument("id")

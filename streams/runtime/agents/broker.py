@@ -1,0 +1,54 @@
+"""Broker watch timer: once a second, is the broker there and still the same incarnation?"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any, NoReturn, cast
+
+from streams.runtime.app import Wiring
+
+log = logging.getLogger(__name__)
+
+
+def restart_in_place() -> NoReturn:
+    """Start the worker afresh in this same process (same PID, same arguments).
+
+    A broker that came back empty (the embedded broker after a restart) has no changelogs, no
+    committed offsets and no group left, while Faust still holds positions, generations and
+    recovery offsets of the one that is gone; measured, its table recovery can then wait
+    forever. Starting clean against the new broker is the one state both sides agree on. The
+    counts this worker held lived only in the lost broker's changelogs anyway.
+    """
+    log.warning("restarting the worker in place (pid %d) against the new broker", os.getpid())
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, "-m", "streams.cli", *sys.argv[1:]])
+
+
+def register(w: Wiring) -> None:
+    """Attach the broker-watch timer to the app."""
+    bw, m = w.broker_watch, w.metrics
+    m.broker_up.set(1)
+    seen_outages = 0
+
+    @w.app.timer(interval=1.0, name="broker-watch")
+    async def watch() -> None:
+        nonlocal seen_outages
+        try:
+            await bw.check()
+        except Exception:  # a raising timer stops the worker; a failed look must not
+            log.exception("broker watch failed")
+        m.broker_up.set(1 if bw.up else 0)
+        m.broker_outage_seconds.set(bw.outage_seconds(time.time()))
+        if bw.outages > seen_outages:
+            m.broker_outages.inc(bw.outages - seen_outages)
+            seen_outages = bw.outages
+        if bw.replaced:
+            restart_in_place()
+
+    async def close_watch(app: Any, *args: Any, **kwargs: Any) -> None:
+        await bw.close()
+
+    w.app.on_before_shutdown.connect(cast(Any, close_watch))

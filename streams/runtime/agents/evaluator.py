@@ -1,0 +1,93 @@
+"""Evaluator timer: every tick, each SLO this worker owns is evaluated at its clock time.
+
+The evaluation is streams.state.evaluation's (the same code replay runs); this module only picks the
+SLOs this worker owns and their clock times, publishes the results and sends alert events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from faust.types import TP
+
+from streams.config.model import SLO
+from streams.core.clocks import SloClock
+from streams.kafka import topics
+from streams.runtime.app import Wiring
+
+log = logging.getLogger(__name__)
+
+
+def register(w: Wiring) -> None:
+    """Attach the evaluation timer to the app."""
+    n = w.cfg.settings.partitions
+    evaluator = w.evaluator
+
+    def owned(slo: SLO) -> bool:
+        actives = w.app.assignor.assigned_actives()
+        return TP(topics.SLI, topics.partition_for_slo(slo.id, n)) in actives
+
+    def clock_of(slo: SLO, now: float) -> SloClock | None:
+        clock = w.clocks.get(slo.id)
+        if clock is None:
+            newest = w.buckets.newest_event(slo.id)  # after a restart: from recovered state
+            if newest is None:
+                return None
+            clock = w.clocks[slo.id] = SloClock(newest, now)
+        return clock
+
+    async def evaluate_one(slo: SLO, now: float) -> None:
+        clock = clock_of(slo, now)
+        if clock is None:
+            return
+        st, events = evaluator.evaluate(slo, clock.at(now))
+        for ev in events:
+            await w.alerts.send(
+                key=slo.id.encode(),
+                value=ev.model_dump_json().encode(),
+                partition=topics.partition_for_slo(slo.id, n),
+            )
+            log.info("alert %s %s %s: %s", ev.slo, ev.rule, ev.state, ev.summary)
+        w.published.statuses[slo.id] = st
+        w.metrics.observe_status(st)
+
+    seen_rebalances = [w.app.rebalancing_count]
+
+    @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="evaluate")
+    async def evaluate() -> None:
+        if w.app.rebalancing or w.app.in_recovery:
+            return  # tables are incomplete until recovery ends: never evaluate half a state
+        if w.app.rebalancing_count != seen_rebalances[0]:
+            # Recovery rewrote table state without the change journal: recompute sums.
+            seen_rebalances[0] = w.app.rebalancing_count
+            evaluator.sums.reset()
+        started = time.perf_counter()
+        now = time.time()
+        for slo in w.cfg.slos:
+            if not owned(slo):
+                if w.published.statuses.pop(slo.id, None) is not None:
+                    w.metrics.forget_slo(slo.id)  # moved to another worker
+                    w.clocks.pop(slo.id, None)
+                continue
+            try:
+                await evaluate_one(slo, now)
+            except Exception:  # a raising timer stops the worker; one bad SLO must not
+                log.exception("evaluation of %s failed; other SLOs go on", slo.id)
+        w.metrics.evaluation_seconds.set(time.perf_counter() - started)
+        observe_lag()
+
+    def observe_lag() -> None:
+        """Unread messages per topic in this worker's partitions (from the last fetch)."""
+        consumer = w.app.consumer
+        lag: dict[str, int] = {}
+        for tp in w.app.assignor.assigned_actives():
+            try:
+                hw = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, not zero
+                continue
+            read = getattr(consumer, "_read_offset", {}).get(tp)  # last offset Faust read
+            if hw is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, hw - (read + 1 if read else 0))
+        for topic, n in lag.items():
+            w.metrics.consumer_lag.labels(topic).set(n)

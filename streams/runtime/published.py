@@ -1,0 +1,62 @@
+"""The evaluator's latest results, which the HTTP surface reads (never an agent's internals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.core.durations import window_label
+from streams.core.slo_math import SloStatus
+
+
+@dataclass
+class Published:
+    """Latest SloStatus per SLO id, replaced whole at each evaluation."""
+
+    statuses: dict[str, SloStatus] = field(default_factory=dict)
+
+
+def status_json(st: SloStatus) -> dict[str, Any]:
+    """One SLO's status as plain JSON-ready data."""
+    return {
+        "id": st.slo.id,
+        "service": st.slo.service,
+        "sli_type": st.slo.sli_type,
+        "target": float(st.slo.target),
+        "window": st.slo.window_label,
+        "evaluated_at": st.t,
+        "no_data": st.no_data,
+        "budget": {
+            "consumed": st.budget.consumed,
+            "remaining": st.budget.remaining,
+            "bad": st.slo_window.bad,
+            "total": st.slo_window.total,
+            "exhausted_since": st.exhausted_since,
+            "time_to_exhaustion_s": {
+                window_label(w): v for w, v in sorted(st.time_to_exhaustion_s.items())
+            },
+        },
+        "windows": [
+            {
+                "window_s": w,
+                "bad": c.bad,
+                "total": c.total,
+                "burn_rate": st.burn(w),
+            }
+            for w, c in sorted(st.windows.items())
+        ],
+        "alerts": [
+            {
+                "rule": r.rule.name,
+                "severity": r.rule.severity,
+                "long_window_s": r.rule.long_window_s,
+                "short_window_s": r.rule.short_window_s,
+                "threshold": float(r.rule.burn),
+                "long_burn_rate": r.long_burn,
+                "short_burn_rate": r.short_burn,
+                "firing": r.state.firing,
+                "since": r.state.since,
+            }
+            for r in st.rules
+        ],
+    }

@@ -1,0 +1,69 @@
+"""Running the Faust worker: create topics first, then hand the app to Faust's Worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+import faust
+
+from streams.config.model import Config
+from streams.kafka.broker_probe import BrokerInfo, probe
+from streams.kafka.compat import install_highwater_shim
+from streams.kafka.topics import ensure_topics
+from streams.runtime.app import Runtime, build_app
+
+log = logging.getLogger(__name__)
+
+
+def tansu_compat(setting: str, info: BrokerInfo) -> bool:
+    """Whether the embedded broker's recovery shim applies: as set, or (auto) when the broker
+    is the embedded one, whatever address it has."""
+    if setting != "auto":
+        return setting == "tansu"
+    return info.kind == "embedded"
+
+
+def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
+    """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
+    info = asyncio.run(probe(rt.broker, rt.security))
+    if rt.processing_guarantee == "exactly_once" and info.kind == "embedded":
+        raise SystemExit(
+            f"worker: --processing-guarantee exactly_once needs Kafka transactions; the broker "
+            f"at {rt.broker} is the embedded one, which has none (counts are exact without them)"
+        )
+    replication = cfg.settings.replication_factor or info.default_replication()
+    rt = replace(rt, replication=replication)
+    created = asyncio.run(
+        ensure_topics(rt.broker, cfg.settings.partitions, rt.security, replication)
+    )
+    log.info(
+        "broker %s: %s, cluster %s, %d broker(s); topics created with %d replica(s); %s",
+        rt.broker,
+        "Apache Kafka" if info.kind == "kafka" else "embedded broker (no transactions)",
+        info.cluster_id,
+        info.brokers,
+        replication,
+        rt.processing_guarantee,
+    )
+    if created:
+        log.info("created topics %s with %d partitions", created, cfg.settings.partitions)
+    # Faust looks up the current event loop; asyncio.run closed the one it made.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    if tansu_compat(rt.broker_compat, info):
+        install_highwater_shim(rt.broker)
+        log.info("embedded-broker compatibility: recovery high watermarks taken from Fetch")
+    w = build_app(cfg, rt)
+    for line in cfg.warnings:
+        log.warning("config: %s", line)
+    log.info(
+        "worker: %d SLOs of %d services from %s; broker %s; web http://%s:%d",
+        len(cfg.slos),
+        len(cfg.services),
+        ", ".join(cfg.sources),
+        rt.broker,
+        rt.web_host,
+        rt.web_port,
+    )
+    faust.Worker(w.app, loglevel=loglevel, quiet=True).execute_from_commandline()
