@@ -11,11 +11,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from streams.config.model import Config, load_config
-from streams.core.alerts import SliRecord
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.local.traffic import fleet_config
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
+from streams.state.sli_record import SliRecord
 
 T0 = 1_790_812_800  # 2026-10-01T00:00:00Z
 BUCKET_S = 10

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from streams.core.alerts import dedup_key
 from streams.kafka import topics
 from streams.local.demo import start_worker, stop_process, wait_healthy

@@ -18,7 +18,9 @@ import orjson
 from pydantic import ValidationError
 
 from fuzz.grammar import Choices, json_value, message, outcome, yaml_document
-from streams.config.model import Config, ConfigError, load_config
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
 from streams.core.silences import Silence, SilenceRequest
 from streams.http.api import OverrideRequest, _iso, silence_json

@@ -38,7 +38,8 @@ def _print_config_errors(lines: list[str]) -> None:
 
 
 def _load(paths: list[str]) -> object:
-    from streams.config.model import ConfigError, load_config
+    from streams.config.errors import ConfigError
+    from streams.config.loading import load_config
 
     try:
         return load_config(paths)
@@ -75,17 +76,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """OpenSLO files to a sloburn policy document, or sloburn configs to OpenSLO objects."""
     import yaml
 
-    from streams.config import openslo
-    from streams.config.model import Config, ConfigError, openslo_policy
+    from streams.config.errors import ConfigError
+    from streams.config.loading import openslo_policy
+    from streams.config.model import Config
+    from streams.export import openslo as openslo_out
 
     cfg = _load(args.files)  # validates either way, and says what OpenSLO input leaves out
     assert isinstance(cfg, Config)
     for line in cfg.warnings:
         print(f"config warning: {line}", file=sys.stderr)
     if args.to == "openslo":
-        for line in openslo.export_warnings(cfg.slos):
+        for line in openslo_out.export_warnings(cfg.slos):
             print(f"convert warning: {line}", file=sys.stderr)
-        sys.stdout.write(yaml.safe_dump_all(openslo.from_slos(cfg.slos), sort_keys=False))
+        sys.stdout.write(yaml.safe_dump_all(openslo_out.from_slos(cfg.slos), sort_keys=False))
         return 0
     services: list[object] = []
     for path in args.files:
@@ -100,8 +103,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _security() -> object:
+    from streams.config.errors import ConfigError
     from streams.config.kafka_security import KafkaSecurity
-    from streams.config.model import ConfigError
 
     try:
         return KafkaSecurity.from_env(os.environ)
@@ -247,7 +250,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.config.model import Config, ConfigError, load_alert_policy
+    from streams.config.alert_policy import load_alert_policy
+    from streams.config.errors import ConfigError
+    from streams.config.model import Config
     from streams.replay.engine import backtest_table, replay_incidents
 
     cfg = _load(_configs(args.config))

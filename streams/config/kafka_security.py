@@ -22,7 +22,7 @@ from typing import Any
 
 import faust
 
-from streams.config.model import ConfigError
+from streams.config.errors import ConfigError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

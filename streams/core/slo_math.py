@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from streams.config.model import EXHAUSTION_WINDOWS_S, SLO, AlertRule
+from streams.core.slo import EXHAUSTION_WINDOWS_S, SLO, AlertRule
 
 
 class Counts:

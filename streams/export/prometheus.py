@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from streams.config.model import SLO, Config
+from streams.config.model import Config
 from streams.core.alerts import NO_DATA_RULE
 from streams.core.durations import window_label
+from streams.core.slo import SLO
 
 
 @dataclass(frozen=True)

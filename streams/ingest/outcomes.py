@@ -16,10 +16,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from streams.config.model import SLO, Config
-from streams.core.alerts import AggregateOutcome, RawOutcome, SliRecord
+from streams.config.model import Config
 from streams.core.brief import brief
+from streams.core.slo import SLO
+from streams.ingest.schema import AggregateOutcome, RawOutcome
 from streams.runtime import failpoints
+from streams.state.sli_record import SliRecord
 
 REASONS = (
     "invalid_json",

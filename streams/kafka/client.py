@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from streams.config.kafka_security import KafkaSecurity
 from streams.config.model import Config
-from streams.core.alerts import RawOutcome
 from streams.ingest.outcomes import judge
+from streams.ingest.schema import RawOutcome
 from streams.kafka import topics
 
 MAX_PER_MESSAGE = 500

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.config.model import SLO, Notifications, Receiver, Route, RouteMatch
+from streams.config.notifications import Notifications, Receiver, Route, RouteMatch
+from streams.core.slo import SLO
 
 
 @dataclass(frozen=True)

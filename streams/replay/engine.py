@@ -21,9 +21,10 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from streams.config.model import Config
-from streams.core.alerts import AlertEvent, _event_time
+from streams.core.alerts import AlertEvent
 from streams.core.slo_math import SloStatus, error_ratio
 from streams.ingest.outcomes import Aggregate, Rejection, classify, split_message
+from streams.ingest.schema import _event_time
 from streams.replay.progress import Progress
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator

@@ -14,7 +14,9 @@ import signal
 import time
 from dataclasses import dataclass
 
-from streams.config.model import Config, ConfigError, load_config
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.kafka import topics
 from streams.runtime.app import Wiring
 from streams.state.evaluation import alert_event

@@ -35,8 +35,8 @@ from typing import Any
 
 import orjson
 
-from streams.core.alerts import SliRecord
 from streams.core.slo_math import Counts
+from streams.state.sli_record import SliRecord
 
 BLOCK_S = 3600
 ROLLUP_S = 900

@@ -13,9 +13,9 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import asdict
 from typing import Any
 
-from streams.config.model import SLO
 from streams.core.alerts import AlertEvent, dedup_key
 from streams.core.exclusions import Exclusion, excluded, spans_for
+from streams.core.slo import SLO
 from streams.core.slo_math import (
     AlertState,
     Counts,

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from streams.kafka.client import OutcomeClient
 from streams.local.embedded_broker import EmbeddedBroker
 from tests.conftest import sloburn

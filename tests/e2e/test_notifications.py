@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from streams.core.alerts import DEFAULT_SUMMARY, dedup_key
 from streams.core.exclusions import read_exclusions
 from streams.kafka import topics

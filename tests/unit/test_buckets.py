@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.alerts import SliRecord
 from streams.core.slo_math import Counts
 from streams.kafka.topics import partition_for_slo
 from streams.state.buckets import (
@@ -22,6 +21,7 @@ from streams.state.buckets import (
     encode_block,
     owner_of_key,
 )
+from streams.state.sli_record import SliRecord
 
 SLO = "svc:success_rate"
 BASE = 1_800_000_000

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.config.model import AlertRule, Config, ConfigError, load_config
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.config.model import Config
+from streams.core.slo import AlertRule
 from tests.conftest import BAD_SERVICE_MAP, sloburn
 
 ROOT = Path(__file__).resolve().parents[2]

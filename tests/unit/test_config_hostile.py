@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from tests.conftest import sloburn
 
 SERVICE = "services:\n  checkout-api:\n    sli_type: success_rate\n    target: 0.999\n"

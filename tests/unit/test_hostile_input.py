@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz.harnesses import sent_count
-from streams.config.model import Config, load_config
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.ingest.outcomes import REASONS, Aggregate, dlq_record, ingest_message
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core.alerts import SliRecord
 from streams.ingest.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
 from streams.runtime import failpoints
+from streams.state.sli_record import SliRecord
 from tests.unit.test_hostile_input import CFG, NOW
 
 GOOD = {"service": "checkout-api", "ts": NOW - 30, "status_code": 200}

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.config.model import ConfigError, load_config
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
 from streams.export.prometheus import prometheus_rules
 from streams.replay.engine import InProcess, run
 

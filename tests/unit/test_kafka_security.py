@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.config.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity
-from streams.config.model import ConfigError
 
 
 def test_plaintext_by_default() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from streams.core.slo_math import Counts, evaluate_slo, wilson_lower
 from streams.local.traffic import EXAMPLE_START, low_traffic_history
 from streams.replay.engine import replay_incidents

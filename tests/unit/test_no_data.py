@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.config.model import ConfigError, load_config
-from streams.core.alerts import NO_DATA_RULE, SliRecord
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.core.alerts import NO_DATA_RULE
 from streams.export.prometheus import prometheus_rules
 from streams.notify.slack import slack_message
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
+from streams.state.sli_record import SliRecord
 
 T0 = 1_800_000_000
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from streams.config.model import ConfigError, Notifications, load_config
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.config.notifications import Notifications
 from streams.core.alerts import AlertEvent, dedup_key
 from streams.core.silences import Matchers, Silence, SilenceRequest, silencing
 from streams.notify.ledger import after_sent, plan, release_due, repeat_due

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.config.model import ConfigError, load_config
-from streams.config.openslo import from_slos
+from streams.config.errors import ConfigError
+from streams.config.loading import load_config
+from streams.export.openslo import from_slos
 from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.config.model import Config, load_config
-from streams.core.alerts import RawOutcome
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.ingest.outcomes import (
     REASONS,
     Aggregate,
@@ -20,6 +20,7 @@ from streams.ingest.outcomes import (
     ingest_message,
     plain_outcome,
 )
+from streams.ingest.schema import RawOutcome
 
 NOW = 1_795_514_400.0  # 2026-11-24T10:00:00Z
 T = NOW - 60  # a recent event time

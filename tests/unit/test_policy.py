@@ -6,15 +6,9 @@ from fractions import Fraction
 
 import pytest
 
-from streams.config.model import (
-    SLO,
-    AlertRule,
-    Enforcement,
-    FeatureFlag,
-    ReleaseGate,
-    workbook_rules,
-)
+from streams.core.enforcement import Enforcement, FeatureFlag, ReleaseGate
 from streams.core.release_gate import Override, decide, rollback_episode, slo_decision
+from streams.core.slo import SLO, AlertRule, workbook_rules
 from streams.core.slo_math import AlertState, Budget, Counts, RuleStatus, SloStatus
 
 T = 1_800_000_000.0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.config.model import Config, load_config
+from streams.config.loading import load_config
+from streams.config.model import Config
 from streams.runtime.reload import blockers, changes, gone_rules
 
 BASE = """

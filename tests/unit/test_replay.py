@@ -10,7 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.config.model import BASE_WINDOW_MAX_S, load_alert_policy, load_config
+from streams.config.alert_policy import load_alert_policy
+from streams.config.loading import load_config
+from streams.core.slo import BASE_WINDOW_MAX_S
 from streams.local.traffic import EXAMPLE_START, example_history
 from streams.replay.engine import InProcess, replay_file, replay_incidents
 from streams.state.buckets import ROLLUP_S, floor_to

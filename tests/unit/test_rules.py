@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.config.model import load_config
+from streams.config.loading import load_config
 from streams.export.prometheus import MetricNames, prometheus_rules
 from tests.conftest import sloburn
 

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.config.model import SLO, AlertRule, workbook_rules
-from streams.core.alerts import SliRecord
+from streams.core.slo import SLO, AlertRule, workbook_rules
 from streams.core.slo_math import (
     AlertState,
     Counts,
@@ -22,6 +21,7 @@ from streams.core.slo_math import (
 )
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
+from streams.state.sli_record import SliRecord
 
 T0 = 1_800_000_000  # outage start, aligned to the hour
 PER_BUCKET = 1000

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.config.model import SLO, workbook_rules
-from streams.core.alerts import SliRecord
+from streams.core.slo import SLO, workbook_rules
 from streams.core.slo_math import Counts, burn_rate
 from streams.state.buckets import ROLLUP_S, BucketStore, floor_to
 from streams.state.evaluation import Evaluator
+from streams.state.sli_record import SliRecord
 
 BUCKET_S = 10
 LATENESS_S = 300

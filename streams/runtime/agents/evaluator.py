@@ -11,8 +11,8 @@ import time
 
 from faust.types import TP
 
-from streams.config.model import SLO
 from streams.core.clocks import SloClock
+from streams.core.slo import SLO
 from streams.kafka import topics
 from streams.runtime.app import Wiring
 

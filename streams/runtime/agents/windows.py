@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams.core.alerts import SliRecord
 from streams.core.clocks import SloClock
 from streams.ingest.outcomes import Rejection, dlq_record, internal_error
 from streams.runtime import failpoints
 from streams.runtime.app import Wiring
 from streams.runtime.containment import contained, source_of
+from streams.state.sli_record import SliRecord
 
 BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.1
