@@ -116,7 +116,7 @@ def _security() -> object:
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.config.kafka_security import KafkaSecurity
     from streams.config.model import Config
-    from streams.runtime.app import Runtime
+    from streams.runtime.wiring import Runtime
     from streams.worker.run import run_worker
 
     security = _security()

@@ -26,10 +26,10 @@ from streams.core.timestamps import UnixSeconds
 from streams.http.auth import approver, load_tokens
 from streams.replay.engine import evaluation_rows
 from streams.runtime import reload
-from streams.runtime.agents import silences
+from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit, record_decision, verdict
-from streams.runtime.app import Wiring
 from streams.runtime.published import status_json
+from streams.runtime.wiring import Wiring
 
 MAX_BODY = 16 * 1024  # bytes accepted in a request body
 MAX_OVERRIDE_S = 7 * 86400
@@ -284,7 +284,7 @@ def register(w: Wiring) -> None:
                 "silence",
                 SilenceRequest,
                 lambda body, who, now: body.silence(who, now),
-                silences.publish,
+                broadcast.publish,
                 audited,
                 silence_json,
             )
@@ -300,7 +300,7 @@ def register(w: Wiring) -> None:
             now = time.time()
             if s.ends_at > now:
                 s = s.model_copy(update={"ends_at": max(now, s.starts_at)})
-                await silences.publish(w, s)
+                await broadcast.publish(w, s)
                 await audit(
                     w,
                     {
@@ -341,7 +341,7 @@ def register(w: Wiring) -> None:
                 "exclusion",
                 ExclusionRequest,
                 lambda body, who, now: body.exclusion(who, now),
-                silences.publish_exclusion,
+                broadcast.publish_exclusion,
                 audited,
                 lambda e, now: exclusion_json(e),
             )
@@ -357,7 +357,7 @@ def register(w: Wiring) -> None:
             if e.deleted_at is None:
                 now = time.time()
                 e = e.model_copy(update={"deleted_at": now})
-                await silences.publish_exclusion(w, e)
+                await broadcast.publish_exclusion(w, e)
                 await audit(
                     w,
                     {"kind": "exclusion_deleted", "who": who, "at": now, "id": e.id},

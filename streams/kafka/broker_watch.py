@@ -4,7 +4,7 @@ The embedded broker keeps everything in memory, so when it restarts its topics c
 and their offsets start again at 0. The windows table skips any contribution whose source offset
 it has already applied (exactness across crashes), so records read from a new incarnation must
 not be judged by the old one's marks; and the worker restarts itself in place once it sees the
-change (streams.runtime.agents.broker). The incarnation is the broker's cluster id: the
+change (streams.runtime.agents.watchdog). The incarnation is the broker's cluster id: the
 embedded broker gets a fresh one at every start, Apache Kafka keeps its own for life (its
 restarts lose nothing, so nothing must reset).
 """

@@ -21,7 +21,7 @@ Receiver = Literal["slack", "pagerduty", "webhook"]  # webhook: a feature-flag s
 
 
 @dataclass(frozen=True)
-class Decision:
+class AttemptOutcome:
     """``ok``: delivered; ``retry`` after ``delay_s`` seconds; ``give_up``: DLQ with ``reason``."""
 
     kind: Literal["ok", "retry", "give_up"]
@@ -37,59 +37,61 @@ def _parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def decide(
+def judge_attempt(
     receiver: Receiver,
     status: int | None,
     body: str,
     retry_after: str | None,
     attempt: int,
     jitter: float,
-) -> Decision:
-    """Decision after attempt number ``attempt`` (0-based).
+) -> AttemptOutcome:
+    """AttemptOutcome after attempt number ``attempt`` (0-based).
 
     ``status`` None means a timeout or connection error; ``jitter`` is a uniform draw in [0, 1).
     """
     if status is not None:
         if receiver == "slack" and status == 200:
             return (
-                Decision("ok")
+                AttemptOutcome("ok")
                 if body.strip() == "ok"
-                else Decision(
+                else AttemptOutcome(
                     "give_up", reason=f"slack answered 200 with {body[:200]!r}, expected 'ok'"
                 )
             )
         if receiver == "pagerduty" and status == 202:
-            return Decision("ok")
+            return AttemptOutcome("ok")
         if receiver == "webhook" and 200 <= status < 300:
-            return Decision("ok")
+            return AttemptOutcome("ok")
         if status == 429:
             if receiver != "pagerduty":
                 # Retry-After is whole seconds; 0 or garbage would spin, so at least 1 s.
                 after = _parse_retry_after(retry_after)
-                return Decision("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
+                return AttemptOutcome("retry", max(1.0, after or 0.0), f"{receiver} rate limited")
             # The receiver knows its limit: a Retry-After is honoured as sent (at least 1 s, at
             # most 5 min), shorter than our floor too, so one 429 never delays a page a minute.
             # Without one, back off from 30 s (capped at 5 min), as PagerDuty advises.
             after = _parse_retry_after(retry_after)
             if after is not None:
-                return Decision("retry", min(300.0, max(1.0, after)), "pagerduty rate limited")
+                return AttemptOutcome(
+                    "retry", min(300.0, max(1.0, after)), "pagerduty rate limited"
+                )
             backoff = 30.0 * 2 ** min(attempt, 8)
-            return Decision("retry", min(300.0, backoff), "pagerduty rate limited")
+            return AttemptOutcome("retry", min(300.0, backoff), "pagerduty rate limited")
         if receiver == "slack" and status in (403, 404, 410):
             # Slack's answers for a revoked, deleted or archived webhook/channel: retrying can't
             # help, and everything sent there is lost until someone fixes the config.
-            return Decision(
+            return AttemptOutcome(
                 "give_up",
                 reason=f"slack webhook misconfigured: HTTP {status} {body[:200]!r}",
                 misconfigured=True,
             )
         if status < 500:
-            return Decision(
+            return AttemptOutcome(
                 "give_up", reason=f"{receiver} rejected the request: HTTP {status} {body[:200]!r}"
             )
     ceiling = min(60.0, 0.5 * 1.5 ** min(attempt, 32))  # 1.5**11 already passes the cap
     why = "no response" if status is None else f"HTTP {status}"
-    return Decision("retry", ceiling / 2 + jitter * ceiling / 2, f"{receiver}: {why}")
+    return AttemptOutcome("retry", ceiling / 2 + jitter * ceiling / 2, f"{receiver}: {why}")
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ async def deliver(
     timeout_s: float = 10.0,
     limiter: Limiter | None = None,
     priority: int = OTHER,
-    on_retry: Callable[[Decision], None] = lambda d: None,
+    on_retry: Callable[[AttemptOutcome], None] = lambda d: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> Outcome:
@@ -144,7 +146,7 @@ async def deliver(
                 retry_after = resp.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError) as e:
             body = type(e).__name__
-        d = decide(receiver, status, body, retry_after, attempt, rng.random())
+        d = judge_attempt(receiver, status, body, retry_after, attempt, rng.random())
         waited += time.monotonic() - started
         attempt += 1
 

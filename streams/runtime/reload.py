@@ -18,7 +18,7 @@ from streams.config.errors import ConfigError
 from streams.config.loading import load_config
 from streams.config.model import Config
 from streams.kafka import topics
-from streams.runtime.app import Wiring
+from streams.runtime.wiring import Wiring
 from streams.state.evaluation import alert_event
 
 log = logging.getLogger(__name__)

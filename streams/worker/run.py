@@ -12,7 +12,8 @@ from streams.config.model import Config
 from streams.kafka.broker_probe import BrokerInfo, probe
 from streams.kafka.compat import install_highwater_shim
 from streams.kafka.topics import ensure_topics
-from streams.runtime.app import Runtime, build_app
+from streams.runtime.wiring import Runtime
+from streams.worker.app import build_app
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from streams.core.alerts import AlertEvent, dedup_key, group_key
 from streams.local.embedded_broker import free_port
 from streams.local.receivers import PAGERDUTY_PATH, SLACK_PATH, Receivers
-from streams.notify.delivery import Decision, decide, deliver
+from streams.notify.delivery import AttemptOutcome, deliver, judge_attempt
 from streams.notify.pagerduty import SUMMARY_MAX, pagerduty_event
 from streams.notify.slack import slack_message
 
@@ -36,17 +36,19 @@ def ceiling(attempt: int) -> float:
 
 
 def test_slack_200_ok_is_delivered() -> None:
-    assert decide("slack", 200, "ok", None, 0, 0.5) == Decision("ok")
+    assert judge_attempt("slack", 200, "ok", None, 0, 0.5) == AttemptOutcome("ok")
 
 
 def test_slack_200_with_an_error_body_gives_up() -> None:
-    assert decide("slack", 200, "invalid_payload", None, 0, 0.5) == Decision(
+    assert judge_attempt("slack", 200, "invalid_payload", None, 0, 0.5) == AttemptOutcome(
         "give_up", reason="slack answered 200 with 'invalid_payload', expected 'ok'"
     )
 
 
 def test_pagerduty_202_is_delivered() -> None:
-    assert decide("pagerduty", 202, '{"status":"success"}', None, 3, 0.5) == Decision("ok")
+    assert judge_attempt("pagerduty", 202, '{"status":"success"}', None, 3, 0.5) == AttemptOutcome(
+        "ok"
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,7 @@ def test_pagerduty_202_is_delivered() -> None:
 def test_slack_429_retries_after_retry_after_or_one_second(
     retry_after: str | None, delay: float
 ) -> None:
-    assert decide("slack", 429, "rate_limited", retry_after, 4, 0.9) == Decision(
+    assert judge_attempt("slack", 429, "rate_limited", retry_after, 4, 0.9) == AttemptOutcome(
         "retry", delay, "slack rate limited"
     )
 
@@ -67,7 +69,7 @@ def test_slack_429_retries_after_retry_after_or_one_second(
 def test_pagerduty_429_without_retry_after_backs_off_from_30s_doubling_up_to_300s(
     attempt: int, delay: float
 ) -> None:
-    assert decide("pagerduty", 429, "", None, attempt, 0.9) == Decision(
+    assert judge_attempt("pagerduty", 429, "", None, attempt, 0.9) == AttemptOutcome(
         "retry", delay, "pagerduty rate limited"
     )
 
@@ -79,7 +81,7 @@ def test_pagerduty_429_without_retry_after_backs_off_from_30s_doubling_up_to_300
 def test_pagerduty_429_honours_a_retry_after_shorter_than_the_30s_floor(
     retry_after: str, delay: float
 ) -> None:
-    assert decide("pagerduty", 429, "", retry_after, 0, 0.9) == Decision(
+    assert judge_attempt("pagerduty", 429, "", retry_after, 0, 0.9) == AttemptOutcome(
         "retry", delay, "pagerduty rate limited"
     )
 
@@ -102,13 +104,13 @@ def test_pagerduty_429_honours_a_retry_after_shorter_than_the_30s_floor(
 def test_server_errors_and_timeouts_retry_with_jittered_exponential_backoff(
     status: int | None, attempt: int, jitter: float, delay: float
 ) -> None:
-    d = decide("pagerduty", status, "", None, attempt, jitter)
+    d = judge_attempt("pagerduty", status, "", None, attempt, jitter)
     assert (d.kind, d.delay_s) == ("retry", delay)
 
 
 def test_retry_reason_names_the_receiver_and_what_happened() -> None:
-    assert decide("slack", 503, "", None, 0, 0.0).reason == "slack: HTTP 503"
-    assert decide("pagerduty", None, "", None, 0, 0.0).reason == "pagerduty: no response"
+    assert judge_attempt("slack", 503, "", None, 0, 0.0).reason == "slack: HTTP 503"
+    assert judge_attempt("pagerduty", None, "", None, 0, 0.0).reason == "pagerduty: no response"
 
 
 @given(
@@ -120,7 +122,7 @@ def test_retry_reason_names_the_receiver_and_what_happened() -> None:
 def test_retry_delay_lies_between_half_the_ceiling_and_the_ceiling(
     receiver: Any, status: int | None, attempt: int, jitter: float
 ) -> None:
-    d = decide(receiver, status, "", None, attempt, jitter)
+    d = judge_attempt(receiver, status, "", None, attempt, jitter)
     assert d.kind == "retry"
     assert ceiling(attempt) / 2 <= d.delay_s <= ceiling(attempt) <= 60.0
 
@@ -130,14 +132,16 @@ def test_retry_delay_lies_between_half_the_ceiling_and_the_ceiling(
     [("slack", 400), ("slack", 401)] + [("pagerduty", s) for s in (400, 401, 403, 404, 410)],
 )
 def test_client_errors_give_up_with_the_status_in_the_reason(receiver: Any, status: int) -> None:
-    d = decide(receiver, status, "no", None, 0, 0.5)
-    assert d == Decision("give_up", reason=f"{receiver} rejected the request: HTTP {status} 'no'")
+    d = judge_attempt(receiver, status, "no", None, 0, 0.5)
+    assert d == AttemptOutcome(
+        "give_up", reason=f"{receiver} rejected the request: HTTP {status} 'no'"
+    )
 
 
 @pytest.mark.parametrize("status", [403, 404, 410])
 def test_a_dead_slack_webhook_gives_up_and_says_it_is_misconfigured(status: int) -> None:
-    d = decide("slack", status, "channel_not_found", None, 0, 0.5)
-    assert d == Decision(
+    d = judge_attempt("slack", status, "channel_not_found", None, 0, 0.5)
+    assert d == AttemptOutcome(
         "give_up",
         reason=f"slack webhook misconfigured: HTTP {status} 'channel_not_found'",
         misconfigured=True,
@@ -145,7 +149,9 @@ def test_a_dead_slack_webhook_gives_up_and_says_it_is_misconfigured(status: int)
 
 
 def test_retry_delay_is_capped_for_any_attempt_number() -> None:
-    assert decide("slack", 503, "", None, 2000, 0.0) == Decision("retry", 30.0, "slack: HTTP 503")
+    assert judge_attempt("slack", 503, "", None, 2000, 0.0) == AttemptOutcome(
+        "retry", 30.0, "slack: HTTP 503"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +193,7 @@ async def test_slack_delivery_retries_a_503_and_a_429_then_succeeds(
     receivers: Receivers, session: aiohttp.ClientSession
 ) -> None:
     receivers.fail_next("slack", 503, 429)
-    sleeps, retries = Sleeps(), list[Decision]()
+    sleeps, retries = Sleeps(), list[AttemptOutcome]()
     outcome = await deliver(
         session,
         "slack",

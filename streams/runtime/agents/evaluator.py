@@ -14,7 +14,7 @@ from faust.types import TP
 from streams.core.clocks import SloClock
 from streams.core.slo import SLO
 from streams.kafka import topics
-from streams.runtime.app import Wiring
+from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from streams.core.release_gate import Override, Verdict, decide, rollback_episod
 from streams.ingest.outcomes import Rejection, dlq_record, internal_error
 from streams.notify.delivery import deliver
 from streams.runtime import failpoints
-from streams.runtime.app import Wiring
 from streams.runtime.containment import contained, source_of
+from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from streams.ingest.outcomes import Aggregate, dlq_record, ingest_message
 from streams.kafka import topics
-from streams.runtime.app import Wiring
 from streams.runtime.containment import contained, source_of
+from streams.runtime.wiring import Wiring
 
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.1

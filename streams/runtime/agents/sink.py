@@ -27,15 +27,15 @@ from streams.core.alerts import AlertEvent
 from streams.core.silences import silencing
 from streams.ingest.outcomes import Rejection, dlq_record, internal_error
 from streams.kafka import topics
-from streams.notify.delivery import Decision, deliver
+from streams.notify.delivery import AttemptOutcome, deliver
 from streams.notify.ledger import after_sent, plan, release_due, repeat_due
 from streams.notify.pagerduty import pagerduty_event
 from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import Target, targets
 from streams.notify.slack import slack_message
 from streams.runtime import failpoints
-from streams.runtime.app import Wiring
 from streams.runtime.containment import contained, source_of
+from streams.runtime.wiring import Wiring
 from streams.state.evaluation import alert_event
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def register(w: Wiring) -> None:
             RESOLVE if ev.state == "resolved" else CRITICAL if ev.severity == "page" else OTHER
         )
 
-        def retrying(d: Decision) -> None:
+        def retrying(d: AttemptOutcome) -> None:
             m.notification_retries.labels(t.name).inc()
             log.warning(
                 "%s: %s %s will retry in %.1fs: %s",

@@ -15,8 +15,8 @@ from typing import Any
 from streams.core.clocks import SloClock
 from streams.ingest.outcomes import Rejection, dlq_record, internal_error
 from streams.runtime import failpoints
-from streams.runtime.app import Wiring
 from streams.runtime.containment import contained, source_of
+from streams.runtime.wiring import Wiring
 from streams.state.sli_record import SliRecord
 
 BATCH_MAX = 2000

@@ -1,24 +1,18 @@
-"""The Faust app: its topics and tables, and the agents, timer and views wired onto them."""
+"""The Faust app with sloburn's settings, its topics and its SLO-partitioned tables."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from faust.serializers import codecs
 
-from streams.config.kafka_security import KafkaSecurity
 from streams.config.model import Config
-from streams.core.clocks import SloClock
-from streams.core.exclusions import Exclusion
-from streams.core.silences import Silence
 from streams.kafka import topics
 from streams.kafka.broker_watch import BrokerWatch
 from streams.runtime.metrics import Metrics
-from streams.runtime.published import Published
 from streams.runtime.web_server import SloburnApp
+from streams.runtime.wiring import Runtime, Wiring
 from streams.state.buckets import BucketStore, decode_block, encode_block, owner_of_key
 from streams.state.evaluation import Evaluator
 
@@ -50,70 +44,6 @@ BLOCK_CODEC = "sloburn-block"
 codecs.register(BLOCK_CODEC, BlockCodec())
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Where the worker connects and listens."""
-
-    broker: str = "127.0.0.1:9092"
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    data_dir: str = "./data"
-    app_id: str = "sloburn"
-    # Replay mode: no wall-clock evaluation and no notifications; a replay driver asks for
-    # evaluations at event times over HTTP (sloburn replay --via-broker).
-    replay_mode: bool = False
-    # "tansu": correct table-recovery high watermarks (streams.kafka.compat); "none": plain Faust;
-    # "auto": decided by what the broker says it is (streams.kafka.broker_probe).
-    broker_compat: str = "auto"
-    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS / SASL to the brokers
-    # "at_least_once" (offset dedup makes counts exact) or "exactly_once" (Kafka transactions
-    # on top; Apache Kafka only). README "Exactly once" has the measurements.
-    processing_guarantee: str = "at_least_once"
-    # Replicas of the topics and changelogs the worker creates (run_worker sets it from the
-    # config, else from the broker).
-    replication: int = 1
-
-
-@dataclass
-class Throughput:
-    """How far the pipeline got, so a replay driver knows when everything sent is counted."""
-
-    outcomes: int = 0  # outcome objects (and undecodable messages) ingest has judged
-    sli_sent: int = 0
-    sli_applied: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Wiring:
-    """Everything the agents share: config, topics, tables and the published results."""
-
-    app: faust.App
-    cfg: Config
-    metrics: Metrics
-    outcomes: Any
-    outcomes_dlq: Any
-    sli: Any
-    alerts: Any
-    notifications_dlq: Any
-    decisions: Any
-    silences_topic: Any
-    control_topic: Any
-    buckets: BucketStore
-    alert_states: Any
-    gate_state: Any
-    notification_log: Any
-    evaluator: Evaluator
-    runtime: Runtime
-    broker_watch: BrokerWatch
-    published: Published = field(default_factory=Published)
-    silences: dict[str, Silence] = field(default_factory=dict)  # by id, from sloburn.silences
-    exclusions: dict[str, Exclusion] = field(default_factory=dict)  # by id, from sloburn.control
-    clocks: dict[str, SloClock] = field(default_factory=dict)
-    throughput: Throughput = field(default_factory=Throughput)
-    gate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # streams.runtime.agents.gate
-
-
 def _slo_table(
     app: faust.App, name: str, partitions: int, help_text: str, codec: str = "json"
 ) -> Any:
@@ -130,8 +60,8 @@ def _slo_table(
     return app.tables.add(table)
 
 
-def build_app(cfg: Config, rt: Runtime) -> Wiring:
-    """Create the app, declare topics and tables, and register agents, timer and views."""
+def build_wiring(cfg: Config, rt: Runtime) -> Wiring:
+    """Create the app and declare its topics and tables (agents and views come on top)."""
     n = cfg.settings.partitions
     app = SloburnApp(
         rt.app_id,
@@ -199,16 +129,4 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
         runtime=rt,
         broker_watch=BrokerWatch(rt.broker, rt.security, n, rt.replication),
     )
-    # Imported here: each module registers onto the app it is handed.
-    from streams.http import api
-    from streams.runtime import reload
-    from streams.runtime.agents import broker, evaluator, gate, ingest, silences, sink, windows
-
-    modules = (
-        (ingest, windows, broker, api)
-        if rt.replay_mode
-        else (ingest, windows, broker, evaluator, silences, sink, gate, api, reload)
-    )
-    for module in modules:
-        module.register(w)
     return w

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, NoReturn, cast
 
-from streams.runtime.app import Wiring
+from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from streams.core.exclusions import Exclusion
 from streams.core.silences import Silence
 from streams.kafka import topics
-from streams.runtime.app import Wiring
+from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 
