@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import ChainMap
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,6 @@ from streams.config.model import Config
 from streams.core.brief import brief
 from streams.core.slo import SLO
 from streams.ingest.schema import AggregateOutcome, RawOutcome
-from streams.runtime import failpoints
 from streams.state.sli_record import SliRecord
 
 REASONS = (
@@ -390,9 +389,11 @@ def ingest_message(
     into: Aggregate,
     watermarks: dict[str, float],
     offset: int = 0,
+    judged: Callable[[bytes], None] | None = None,
 ) -> list[Rejection]:
     """Decode one Kafka message (an outcome or a JSON array of them, at ``offset`` in its
-    partition) into ``into``: all of its accepted outcomes, or none of them.
+    partition) into ``into``: all of its accepted outcomes, or none of them. ``judged`` runs
+    after the last judgment, inside the containment (the worker's fault-injection point).
 
     Contained: an unexpected error while judging the message (a bug, or input no test
     foresaw) leaves ``into`` and ``watermarks`` as they were and rejects the whole message as
@@ -409,7 +410,8 @@ def ingest_message(
             rej = classify(obj, own, cfg, now, mine, marks, offset, i if own is None else None)
             if rej is not None:
                 out.append(rej)
-        failpoints.check("ingest", raw)
+        if judged is not None:
+            judged(raw)
     except Exception as exc:  # contained by design: see the docstring
         return [Rejection("internal_error", internal_error(exc), raw)]
     into.merge(mine)

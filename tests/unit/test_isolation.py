@@ -12,6 +12,7 @@ import pytest
 
 from streams.ingest.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
 from streams.runtime import failpoints
+from streams.runtime.agents.ingest import fault_point
 from streams.state.sli_record import SliRecord
 from tests.unit.test_hostile_input import CFG, NOW
 
@@ -62,16 +63,16 @@ def test_an_unexpected_error_rejects_only_its_message_and_leaves_no_partial_coun
 ) -> None:
     agg, marks = Aggregate(), {"checkout-api": NOW - 100}
     first = orjson.dumps([GOOD, BAD])
-    assert ingest_message(first, CFG, NOW, agg, marks, offset=1) == []
+    assert ingest_message(first, CFG, NOW, agg, marks, offset=1, judged=fault_point) == []
     before = (copy.deepcopy(agg.counts), dict(agg.accepted), dict(agg.newest))
     poisoned = orjson.dumps([GOOD, BAD, {**GOOD, "ts": NOW + 100, "route": "BOOM"}])
-    [rej] = ingest_message(poisoned, CFG, NOW, agg, marks, offset=2)
+    [rej] = ingest_message(poisoned, CFG, NOW, agg, marks, offset=2, judged=fault_point)
     assert (rej.reason, rej.error) == ("internal_error", "InjectedFault: failpoint ingest hit")
     assert rej.raw == poisoned and rej.index is None
     # Nothing of the failed message stayed: counts, accepted, newest and the watermark.
     assert (agg.counts, agg.accepted, agg.newest) == before
     assert marks == {"checkout-api": NOW - 30}
-    assert ingest_message(first, CFG, NOW, agg, marks, offset=3) == []
+    assert ingest_message(first, CFG, NOW, agg, marks, offset=3, judged=fault_point) == []
     assert agg.accepted == {"checkout-api": 4}
 
 
@@ -79,7 +80,7 @@ def test_an_internal_error_record_names_the_exception_class_and_the_source(
     ingest_fails_on_boom: None,
 ) -> None:
     raw = orjson.dumps({**GOOD, "route": "BOOM"})
-    rejections = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=9)
+    rejections = ingest_message(raw, CFG, NOW, Aggregate(), {}, offset=9, judged=fault_point)
     where: dict[str, Any] = {"topic": "sloburn.outcomes", "partition": 3, "offset": 9}
     assert orjson.loads(dlq_record(raw, rejections, where)) == {
         "reason": "internal_error",

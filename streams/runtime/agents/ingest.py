@@ -2,8 +2,8 @@
 
 One SLI record per (SLO, source partition) per batch, whatever the number of outcomes, so the
 window tables see one update per key per batch (per-event updates cost 3-8x in throughput).
-Judging a message is contained (streams.ingest.outcomes.ingest_message); failing to publish what was
-judged is not, and stops the worker before the batch's offsets can be committed.
+Judging a message is contained (streams.ingest.outcomes.ingest_message); failing to publish
+what was judged is not, and stops the worker before the batch's offsets can be committed.
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ from typing import Any
 
 from streams.ingest.outcomes import Aggregate, dlq_record, ingest_message
 from streams.kafka import topics
+from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
 
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.1
+
+
+def fault_point(raw: bytes) -> None:
+    """Where SLOBURN_FAILPOINTS can make judging a message raise (the containment tests)."""
+    failpoints.check("ingest", raw)
 
 
 def register(w: Wiring) -> None:
@@ -40,7 +46,9 @@ def register(w: Wiring) -> None:
                 msg = ev.message
                 agg = per_partition.setdefault(msg.partition, Aggregate())
                 raw = ev.value or b""
-                rejections = ingest_message(raw, cfg, now, agg, watermarks, msg.offset)
+                rejections = ingest_message(
+                    raw, cfg, now, agg, watermarks, msg.offset, judged=fault_point
+                )
                 if not rejections:
                     continue
                 for rej in rejections:
