@@ -23,7 +23,9 @@ from streams.config.loading import load_config
 from streams.config.model import Config
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
 from streams.core.silences import Silence, SilenceRequest
-from streams.http.api import OverrideRequest, _iso, silence_json
+from streams.http.common import iso as _iso
+from streams.http.gate import OverrideRequest
+from streams.http.silences import silence_json
 from streams.ingest.outcomes import DLQ_RAW_MAX, REASONS, Aggregate, dlq_record, ingest_message
 
 ROOT = Path(__file__).resolve().parents[1]

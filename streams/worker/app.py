@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.config.model import Config
-from streams.http import api
+from streams.http import routes
 from streams.runtime import reload
 from streams.runtime.agents import broadcast, evaluator, gate, ingest, sink, watchdog, windows
 from streams.runtime.faust_app import build_wiring
@@ -15,9 +15,9 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
     evaluations (no wall-clock evaluation, notifications, gate or reload)."""
     w = build_wiring(cfg, rt)
     modules = (
-        (ingest, windows, watchdog, api)
+        (ingest, windows, watchdog, routes)
         if rt.replay_mode
-        else (ingest, windows, watchdog, evaluator, broadcast, sink, gate, api, reload)
+        else (ingest, windows, watchdog, evaluator, broadcast, sink, gate, routes, reload)
     )
     for module in modules:
         module.register(w)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from streams.core.exclusions import Exclusion, ExclusionRequest
 from streams.core.silences import Silence, SilenceRequest
-from streams.http.api import OverrideRequest
+from streams.http.gate import OverrideRequest
 
 NOW = 1_800_000_000.0
 OUT_OF_RANGE = [1e13, -1.0, 4_102_444_801.0, 1e308, math.inf, math.nan]

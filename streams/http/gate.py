@@ -1,0 +1,118 @@
+"""The release gate: GET /v1/gate/{service} (may I deploy?) and the authenticated override."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streams.core.release_gate import Override, Verdict
+from streams.core.timestamps import UnixSeconds
+from streams.http.common import Resource, iso, mount, read_json, token_required
+from streams.runtime.agents.gate import audit, record_decision, verdict
+from streams.runtime.wiring import Wiring
+
+MAX_OVERRIDE_S = 7 * 86400
+
+
+class OverrideRequest(BaseModel):
+    """``{"reason": "...", "expires_in_seconds": 3600}`` or ``"expires_at": <unix s>``."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    expires_at_unix: UnixSeconds | None = Field(default=None, alias="expires_at")
+    expires_in_seconds: float | None = Field(default=None, gt=0, le=MAX_OVERRIDE_S)
+
+    def expires_at(self, now: float) -> float:
+        """The expiry as unix seconds; must lie in the next 7 days."""
+        if (self.expires_at_unix is None) == (self.expires_in_seconds is None):
+            raise ValueError("give exactly one of expires_at (unix seconds) or expires_in_seconds")
+        at = (
+            self.expires_at_unix
+            if self.expires_at_unix is not None
+            else now + (self.expires_in_seconds or 0)
+        )
+        if not now < at <= now + MAX_OVERRIDE_S:
+            raise ValueError("expiry must lie in the next 7 days")
+        return at
+
+
+def verdict_json(v: Verdict, critical: bool = False) -> dict[str, Any]:
+    """The gate's answer (ratios 0..1; times ISO 8601 UTC)."""
+    return {
+        "service": v.service,
+        "decision": v.decision,
+        "reasons": list(v.reasons),
+        "budget_remaining": dict(v.budget_remaining),
+        "firing": list(v.firing),
+        "exhausted_since": iso(v.exhausted_since),
+        "policy_version": v.policy_version,
+        "evaluated_at": iso(time.time()),
+        "underlying_decision": v.underlying,
+        "critical": critical,
+        "override": None
+        if v.override is None
+        else {
+            "approver": v.override.approver,
+            "reason": v.override.reason,
+            "expires_at": iso(v.override.expires_at),
+        },
+        "rollbacks": dict(v.rollbacks),
+    }
+
+
+def unknown_service(view: Resource, service: str) -> Any:
+    """404 naming the services this worker knows."""
+    known = list(view.w.cfg.services)
+    return view.json({"error": f"unknown service {service!r}", "known": known}, status=404)
+
+
+class Gate(Resource):
+    async def get(self, request: Any, service: str) -> Any:
+        if service not in self.w.cfg.services:
+            return unknown_service(self, service)
+        critical = request.query.get("critical", "").lower() in ("1", "true", "yes")
+        now = time.time()
+        recorded = await record_decision(self.w, service, now)
+        v = (
+            recorded
+            if recorded is not None and not critical
+            else verdict(self.w, service, now, critical)
+        )
+        return self.json(verdict_json(v, critical))
+
+
+class GateOverride(Resource):
+    @token_required
+    async def post(self, request: Any, who: str, service: str) -> Any:
+        w = self.w
+        if service not in w.cfg.services:
+            return unknown_service(self, service)
+        if not all(s.enforcement.release_gate.approval_override for s in w.cfg.slos_of(service)):
+            return self.json(
+                {
+                    "error": f"overrides are disabled for {service} "
+                    "(release_gate.approval_override: false)"
+                },
+                status=403,
+            )
+        now = time.time()
+        try:
+            body = await read_json(request, OverrideRequest)
+            expires_at = body.expires_at(now)
+        except ValueError as e:
+            return self.json({"error": f"invalid override: {e}"}, status=400)
+        ov = Override(approver=who, reason=body.reason, created_at=now, expires_at=expires_at)
+        w.gate_state[f"{service}|override"] = asdict(ov)
+        record = {"kind": "override", "service": service, "who": who, "why": body.reason}
+        await audit(w, {**record, "until": expires_at, "at": now})
+        return self.json(verdict_json(verdict(w, service, now)), status=201)
+
+
+def register(w: Wiring, tokens: Mapping[str, str]) -> None:
+    """Serve the gate and its override."""
+    mount(w, tokens, "/v1/gate/{service}", Gate)
+    mount(w, tokens, "/v1/gate/{service}/override", GateOverride)

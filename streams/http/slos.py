@@ -1,0 +1,81 @@
+"""The SLOs as the evaluator last published them: /v1/slos, /v1/slos/{id}, its burn-down, the
+built-in page and /metrics. Reads only what the evaluator published; never reaches into an
+agent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from streams.core.slo_math import burn_down
+from streams.http.common import Resource, mount
+from streams.runtime.published import status_json
+from streams.runtime.wiring import Wiring
+
+PAGE = (resources.files("streams") / "web" / "index.html").read_bytes()
+
+
+def slo_view(w: Wiring, slo_id: str) -> dict[str, Any]:
+    """One SLO's last evaluation, or what is known of it before the first."""
+    st = w.published.statuses.get(slo_id)
+    if st is not None:
+        return status_json(st)
+    slo = w.cfg.slo(slo_id)
+    assert slo is not None
+    return {
+        "id": slo.id,
+        "service": slo.service,
+        "sli_type": slo.sli_type,
+        "target": float(slo.target),
+        "window": slo.window_label,
+        "no_data": True,
+    }
+
+
+class Metrics(Resource):
+    async def get(self, request: Any) -> Any:
+        ctype = CONTENT_TYPE_LATEST.split(";")[0]
+        return self.bytes(self.w.metrics.render(), content_type=ctype)
+
+
+class Slos(Resource):
+    async def get(self, request: Any) -> Any:
+        return self.json({"slos": [slo_view(self.w, s.id) for s in self.w.cfg.slos]})
+
+
+class SloById(Resource):
+    async def get(self, request: Any, slo_id: str) -> Any:
+        if self.w.cfg.slo(slo_id) is None:
+            known = [s.id for s in self.w.cfg.slos]
+            return self.json({"error": f"unknown SLO {slo_id!r}", "known": known}, status=404)
+        return self.json(slo_view(self.w, slo_id))
+
+
+class BurnDown(Resource):
+    async def get(self, request: Any, slo_id: str) -> Any:
+        slo = self.w.cfg.slo(slo_id)
+        st = self.w.published.statuses.get(slo_id)
+        if slo is None or st is None:
+            return self.json({"error": f"no evaluated SLO {slo_id!r}"}, status=404)
+        hours = self.w.buckets.hours(slo_id, st.t - slo.retention_s, st.t)
+        window_start, _ = slo.budget_window(st.t)
+        hours = [h for h in hours if h[0] + 3600 > window_start]
+        points = burn_down(hours, slo.target, st.slo_window.total)
+        return self.json({"slo": slo_id, "evaluated_at": st.t, "points": points})
+
+
+class Page(Resource):
+    async def get(self, request: Any) -> Any:
+        return self.bytes(PAGE, content_type="text/html")
+
+
+def register(w: Wiring, tokens: Mapping[str, str]) -> None:
+    """Serve the read-only SLO resources."""
+    mount(w, tokens, "/metrics", Metrics)
+    mount(w, tokens, "/v1/slos", Slos)
+    mount(w, tokens, "/v1/slos/{slo_id}", SloById)
+    mount(w, tokens, "/v1/slos/{slo_id}/burndown", BurnDown)
+    mount(w, tokens, "/", Page)
