@@ -95,7 +95,7 @@ def judge_attempt(
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Delivery:
     """How a delivery ended: delivered or not, after how many attempts, and why not; with the
     last response and the first and last attempt times (unix s) for the dead-letter record."""
 
@@ -122,7 +122,7 @@ async def deliver(
     on_retry: Callable[[AttemptOutcome], None] = lambda d: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
-) -> Outcome:
+) -> Delivery:
     """POST ``payload`` as JSON until a decision ends it or ``deadline_s`` is spent.
 
     The deadline counts the backoff waits, the rate limiter's waits and the attempts' own time.
@@ -154,7 +154,7 @@ async def deliver(
         if d.kind == "retry" and waited + d.delay_s > deadline_s:
             reason = f"deadline passed after {attempt} attempts: {d.reason}"
         if d.kind != "retry" or reason != d.reason:
-            return Outcome(
+            return Delivery(
                 d.kind == "ok",
                 attempt,
                 reason,
