@@ -60,10 +60,10 @@ def _slo_table(
     return app.tables.add(table)
 
 
-def build_wiring(cfg: Config, rt: Runtime) -> Wiring:
-    """Create the app and declare its topics and tables (agents and views come on top)."""
+def faust_app(cfg: Config, rt: Runtime) -> SloburnApp:
+    """The Faust app with sloburn's settings (measured where a number is not Faust's)."""
     n = cfg.settings.partitions
-    app = SloburnApp(
+    return SloburnApp(
         rt.app_id,
         broker=f"kafka://{rt.broker}",
         store="memory://",
@@ -93,6 +93,12 @@ def build_wiring(cfg: Config, rt: Runtime) -> Wiring:
         web_metrics_enabled=False,
         broker_credentials=rt.security.faust_credentials(),
     )
+
+
+def build_wiring(cfg: Config, rt: Runtime) -> Wiring:
+    """Create the app and declare its topics and tables (agents and views come on top)."""
+    n = cfg.settings.partitions
+    app = faust_app(cfg, rt)
 
     def topic(name: str) -> Any:
         return app.topic(

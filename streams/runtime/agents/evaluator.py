@@ -1,7 +1,7 @@
 """Evaluator timer: every tick, each SLO this worker owns is evaluated at its clock time.
 
-The evaluation is streams.state.evaluation's (the same code replay runs); this module only picks the
-SLOs this worker owns and their clock times, publishes the results and sends alert events.
+The evaluation is streams.state.evaluation's (the same code replay runs); this module only
+picks the SLOs this worker owns and their clock times, publishes the results and sends alert events.
 """
 
 from __future__ import annotations
@@ -19,16 +19,21 @@ from streams.runtime.wiring import Wiring
 log = logging.getLogger(__name__)
 
 
-def register(w: Wiring) -> None:
-    """Attach the evaluation timer to the app."""
-    n = w.cfg.settings.partitions
-    evaluator = w.evaluator
+class EvaluationTick:
+    """The evaluation timer's state: when Faust last rebalanced (recovery rewrites tables
+    without the sliding sums' change journal, so sums are recomputed after one)."""
 
-    def owned(slo: SLO) -> bool:
-        actives = w.app.assignor.assigned_actives()
-        return TP(topics.SLI, topics.partition_for_slo(slo.id, n)) in actives
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+        self.n = w.cfg.settings.partitions
+        self.seen_rebalances = w.app.rebalancing_count
 
-    def clock_of(slo: SLO, now: float) -> SloClock | None:
+    def owned(self, slo: SLO) -> bool:
+        actives = self.w.app.assignor.assigned_actives()
+        return TP(topics.SLI, topics.partition_for_slo(slo.id, self.n)) in actives
+
+    def clock_of(self, slo: SLO, now: float) -> SloClock | None:
+        w = self.w
         clock = w.clocks.get(slo.id)
         if clock is None:
             newest = w.buckets.newest_event(slo.id)  # after a restart: from recovered state
@@ -37,51 +42,51 @@ def register(w: Wiring) -> None:
             clock = w.clocks[slo.id] = SloClock(newest, now)
         return clock
 
-    async def evaluate_one(slo: SLO, now: float) -> None:
-        clock = clock_of(slo, now)
+    async def evaluate_one(self, slo: SLO, now: float) -> None:
+        w = self.w
+        clock = self.clock_of(slo, now)
         if clock is None:
             return
-        st, events = evaluator.evaluate(slo, clock.at(now))
+        st, events = w.evaluator.evaluate(slo, clock.at(now))
         for ev in events:
             await w.alerts.send(
                 key=slo.id.encode(),
                 value=ev.model_dump_json().encode(),
-                partition=topics.partition_for_slo(slo.id, n),
+                partition=topics.partition_for_slo(slo.id, self.n),
             )
             log.info("alert %s %s %s: %s", ev.slo, ev.rule, ev.state, ev.summary)
         w.published.statuses[slo.id] = st
         w.metrics.observe_status(st)
 
-    seen_rebalances = [w.app.rebalancing_count]
-
-    @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="evaluate")
-    async def evaluate() -> None:
+    async def tick(self) -> None:
+        """Evaluate every SLO this worker owns; forget the ones that moved away."""
+        w = self.w
         if w.app.rebalancing or w.app.in_recovery:
             return  # tables are incomplete until recovery ends: never evaluate half a state
-        if w.app.rebalancing_count != seen_rebalances[0]:
+        if w.app.rebalancing_count != self.seen_rebalances:
             # Recovery rewrote table state without the change journal: recompute sums.
-            seen_rebalances[0] = w.app.rebalancing_count
-            evaluator.sums.reset()
+            self.seen_rebalances = w.app.rebalancing_count
+            w.evaluator.sums.reset()
         started = time.perf_counter()
         now = time.time()
         for slo in w.cfg.slos:
-            if not owned(slo):
+            if not self.owned(slo):
                 if w.published.statuses.pop(slo.id, None) is not None:
                     w.metrics.forget_slo(slo.id)  # moved to another worker
                     w.clocks.pop(slo.id, None)
                 continue
             try:
-                await evaluate_one(slo, now)
+                await self.evaluate_one(slo, now)
             except Exception:  # a raising timer stops the worker; one bad SLO must not
                 log.exception("evaluation of %s failed; other SLOs go on", slo.id)
         w.metrics.evaluation_seconds.set(time.perf_counter() - started)
-        observe_lag()
+        self.observe_lag()
 
-    def observe_lag() -> None:
+    def observe_lag(self) -> None:
         """Unread messages per topic in this worker's partitions (from the last fetch)."""
-        consumer = w.app.consumer
+        consumer = self.w.app.consumer
         lag: dict[str, int] = {}
-        for tp in w.app.assignor.assigned_actives():
+        for tp in self.w.app.assignor.assigned_actives():
             try:
                 hw = consumer.highwater(tp)
             except Exception:  # not fetched yet: unknown, not zero
@@ -90,4 +95,13 @@ def register(w: Wiring) -> None:
             if hw is not None:
                 lag[tp.topic] = lag.get(tp.topic, 0) + max(0, hw - (read + 1 if read else 0))
         for topic, n in lag.items():
-            w.metrics.consumer_lag.labels(topic).set(n)
+            self.w.metrics.consumer_lag.labels(topic).set(n)
+
+
+def register(w: Wiring) -> None:
+    """Attach the evaluation timer to the app."""
+    state = EvaluationTick(w)
+
+    @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="evaluate")
+    async def evaluate() -> None:
+        await state.tick()

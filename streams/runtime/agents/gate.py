@@ -94,6 +94,59 @@ async def record_decision(w: Wiring, service: str, now: float) -> Verdict | None
         return v
 
 
+async def call_flag(session: aiohttp.ClientSession, url: str, ev: AlertEvent) -> str:
+    """POST the rollback to the feature-flag webhook (retried); what happened, in words."""
+    if not url:
+        return "not called: feature_flag.webhook_url is empty"
+    result = await deliver(session, "webhook", url, rollback_body(ev), deadline_s=120)
+    if result.delivered:
+        return "called"
+    return f"failed after {result.attempts} attempts: {result.reason}"
+
+
+async def roll_back(w: Wiring, session: aiohttp.ClientSession, raw: bytes) -> None:
+    """Call the feature-flag webhook once per burn episode of an SLO's pages."""
+    try:
+        ev = AlertEvent.model_validate_json(raw)
+    except ValidationError:
+        return  # the sink agent dead-letters unreadable alert events
+    failpoints.check("rollback", raw)
+    slo = w.cfg.slo(ev.slo)
+    if slo is None or ev.severity != "page":
+        return
+    episode_key = f"{ev.slo}|rollback|episode"
+    done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
+    firing = ev.state == "firing"
+    if firing and w.gate_state.get(done_key) is not None:
+        return  # this firing was already handled (redelivery after a restart)
+    flag = slo.enforcement.feature_flag
+    qualifies = flag.auto_rollback and ev.long_burn_rate >= flag.burn_threshold
+    call, episode = rollback_episode(w.gate_state.get(episode_key), ev.rule, firing, qualifies)
+    w.gate_state[episode_key] = list(episode) if episode else None
+    if not call:
+        if firing and episode is not None:  # joined: a redelivery must not call later
+            w.gate_state[done_key] = {"outcome": "joined the open episode", "at": time.time()}
+        return
+    outcome = await call_flag(session, flag.webhook_url, ev)
+    now = time.time()
+    w.gate_state[done_key] = {"outcome": outcome, "at": now}
+    w.gate_state[f"{ev.slo}|rollback"] = {"outcome": outcome, "at": now}
+    await audit(
+        w,
+        {
+            "kind": "rollback",
+            "service": ev.service,
+            "slo": ev.slo,
+            "rule": ev.rule,
+            "who": "sloburn policy",
+            "why": ev.summary,
+            "outcome": outcome,
+            "at": now,
+        },
+    )
+    log.warning("rollback for %s (%s): %s", ev.slo, ev.rule, outcome)
+
+
 def register(w: Wiring) -> None:
     """Attach the decision timer and the rollback agent."""
     for s in w.cfg.slos:
@@ -114,58 +167,6 @@ def register(w: Wiring) -> None:
             except Exception:  # a raising timer stops the worker
                 log.exception("gate decision for %s failed", service)
 
-    async def roll_back(session: aiohttp.ClientSession, raw: bytes) -> None:
-        """Call the feature-flag webhook once per burn episode of an SLO's pages."""
-        try:
-            ev = AlertEvent.model_validate_json(raw)
-        except ValidationError:
-            return  # the sink agent dead-letters unreadable alert events
-        failpoints.check("rollback", raw)
-        slo = w.cfg.slo(ev.slo)
-        if slo is None or ev.severity != "page":
-            return
-        episode_key = f"{ev.slo}|rollback|episode"
-        done_key = f"{ev.slo}|rollback|{ev.rule}|{ev.ts}"
-        firing = ev.state == "firing"
-        if firing and w.gate_state.get(done_key) is not None:
-            return  # this firing was already handled (redelivery after a restart)
-        flag = slo.enforcement.feature_flag
-        qualifies = flag.auto_rollback and ev.long_burn_rate >= flag.burn_threshold
-        call, episode = rollback_episode(w.gate_state.get(episode_key), ev.rule, firing, qualifies)
-        w.gate_state[episode_key] = list(episode) if episode else None
-        if not call:
-            if firing and episode is not None:  # joined: a redelivery must not call later
-                w.gate_state[done_key] = {"outcome": "joined the open episode", "at": time.time()}
-            return
-        if not flag.webhook_url:
-            outcome = "not called: feature_flag.webhook_url is empty"
-        else:
-            result = await deliver(
-                session, "webhook", flag.webhook_url, rollback_body(ev), deadline_s=120
-            )
-            outcome = (
-                "called"
-                if result.delivered
-                else f"failed after {result.attempts} attempts: {result.reason}"
-            )
-        now = time.time()
-        w.gate_state[done_key] = {"outcome": outcome, "at": now}
-        w.gate_state[f"{ev.slo}|rollback"] = {"outcome": outcome, "at": now}
-        await audit(
-            w,
-            {
-                "kind": "rollback",
-                "service": ev.service,
-                "slo": ev.slo,
-                "rule": ev.rule,
-                "who": "sloburn policy",
-                "why": ev.summary,
-                "outcome": outcome,
-                "at": now,
-            },
-        )
-        log.warning("rollback for %s (%s): %s", ev.slo, ev.rule, outcome)
-
     @w.app.agent(w.alerts, name="rollback")
     @contained("rollback")
     async def rollback(stream: Any) -> None:
@@ -173,7 +174,7 @@ def register(w: Wiring) -> None:
             async for event in stream.events():
                 raw = bytes(event.value or b"")
                 try:
-                    await roll_back(session, raw)
+                    await roll_back(w, session, raw)
                 except Exception as exc:  # contained: this alert event only
                     log.exception("rollback of an alert event failed; dead-lettered")
                     w.metrics.internal_errors.labels("rollback").inc()
