@@ -26,7 +26,9 @@ from streams.core.silences import Silence, SilenceRequest
 from streams.http.common import iso as _iso
 from streams.http.gate import OverrideRequest
 from streams.http.silences import silence_json
-from streams.ingest.outcomes import DLQ_RAW_MAX, REASONS, Aggregate, dlq_record, ingest_message
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import DLQ_RAW_MAX, REASONS, dlq_record
+from streams.ingest.outcomes import ingest_message
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_800_000_000.0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import ChainMap
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,169 +19,9 @@ from pydantic import ValidationError
 from streams.config.model import Config
 from streams.core.brief import brief
 from streams.core.slo import SLO
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import Rejection, internal_error
 from streams.ingest.schema import AggregateOutcome, RawOutcome
-from streams.state.sli_record import SliRecord
-
-REASONS = (
-    "invalid_json",
-    "not_an_object",
-    "missing_field",
-    "invalid_type",
-    "invalid_value",
-    "negative_count",
-    "good_exceeds_total",
-    "unknown_service",
-    "unknown_slo",
-    "ambiguous_slo",
-    "future_timestamp",
-    "late",
-    "too_large",
-    "internal_error",
-)
-
-DLQ_RAW_MAX = 64 * 1024  # bytes of the original message kept in a DLQ record
-DLQ_LISTED_MAX = 20  # rejected elements of one array message listed one by one
-DLQ_ELEMENT_MAX = 4096  # bytes of each listed element
-# Contributions per SLI record: about 30 bytes each, so a record stays far below the
-# producer's 1 MiB request limit (one message's contributions are never split, see records).
-RECORD_CONTRIBUTIONS_MAX = 10_000
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """An outcome that cannot count; goes to the DLQ with its reason and original bytes.
-
-    ``index`` is the outcome's position when the message is a JSON array (None: the message is
-    the outcome, and ``raw`` its bytes); ``element`` is then the decoded element, encoded for
-    the DLQ only if it is listed (most rejections of a huge array are only counted).
-    """
-
-    reason: str  # one of REASONS
-    error: str  # what was expected, for the human reading the DLQ
-    raw: bytes = b""
-    index: int | None = None
-    element: Any = None
-
-    def element_text(self) -> str | None:
-        """The element as JSON text (at most DLQ_ELEMENT_MAX bytes), or None when it cannot be
-        written back (nested deeper than the encoder allows; the message's ``raw`` has it)."""
-        try:
-            own = self.raw or orjson.dumps(self.element)
-        except (TypeError, orjson.JSONEncodeError):
-            return None
-        return _text(own[:DLQ_ELEMENT_MAX])
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace")
-
-
-def dlq_record(
-    message: bytes, rejections: Sequence[Rejection], source: Mapping[str, object] | None = None
-) -> bytes:
-    """The one DLQ record of one Kafka message, however many of its outcomes were rejected:
-    the first reason and error, the original bytes as text (at most DLQ_RAW_MAX), and for an
-    array the count per reason with the first DLQ_LISTED_MAX rejected elements by index.
-
-    One record per message bounds what a hostile producer can make us write: a 200 KB array of
-    100,000 bad elements is one record, not 100,000. ``source`` (topic, partition, offset) is
-    added for records that did not come from the outcomes topic or failed unexpectedly.
-    """
-    first = rejections[0]
-    record: dict[str, object] = {
-        "reason": first.reason,
-        "error": first.error,
-        "raw": _text(message[:DLQ_RAW_MAX]),
-    }
-    if len(message) > DLQ_RAW_MAX:
-        record["raw_truncated_from_bytes"] = len(message)
-    record.update(source or {})
-    if first.index is None:
-        return orjson.dumps(record)
-    reasons: dict[str, int] = {}
-    for r in rejections:
-        reasons[r.reason] = reasons.get(r.reason, 0) + 1
-    listed = []
-    for r in rejections[:DLQ_LISTED_MAX]:
-        entry: dict[str, object] = {"index": r.index, "reason": r.reason, "error": r.error}
-        text = r.element_text()
-        if text is not None:
-            entry["outcome"] = text
-        listed.append(entry)
-    record.update(rejected=len(rejections), reasons=reasons, rejections=listed)
-    if len(rejections) > DLQ_LISTED_MAX:
-        record["rejections_not_listed"] = len(rejections) - DLQ_LISTED_MAX
-    return orjson.dumps(record)
-
-
-def internal_error(exc: BaseException) -> str:
-    """The error text of an ``internal_error``: the exception's class and message, short."""
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-@dataclass
-class Aggregate:
-    """Counts of many outcomes per SLO, per source message and bucket: what the window tables
-    are updated with. Kept apart per source message (its offset) so that the tables can skip
-    exactly the messages they already hold when ingest re-runs a batch after a crash."""
-
-    # slo -> (source offset, bucket start) -> [bad, total]
-    counts: dict[str, dict[tuple[int, int], list[int]]] = field(default_factory=dict)
-    newest: dict[str, float] = field(default_factory=dict)  # slo -> newest event time
-    accepted: dict[str, int] = field(default_factory=dict)  # service -> accepted outcomes
-    skipped: dict[str, int] = field(default_factory=dict)  # slo -> outcomes it could not judge
-
-    def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int, offset: int) -> None:
-        """Fold one contribution of source message ``offset`` in (bucket by event time)."""
-        key = (offset, int(ts // bucket_s) * bucket_s)  # floor_to, inlined: hot path
-        cell = self.counts.setdefault(slo_id, {}).setdefault(key, [0, 0])
-        cell[0] += bad
-        cell[1] += total
-        if ts > self.newest.get(slo_id, 0.0):
-            self.newest[slo_id] = ts
-
-    def merge(self, other: Aggregate) -> None:
-        """Fold ``other`` (one message's counts) in."""
-        for slo_id, cells in other.counts.items():
-            mine = self.counts.setdefault(slo_id, {})
-            for key, (bad, total) in cells.items():
-                cell = mine.get(key)
-                if cell is None:
-                    mine[key] = [bad, total]
-                else:
-                    cell[0] += bad
-                    cell[1] += total
-        for slo_id, ts in other.newest.items():
-            if ts > self.newest.get(slo_id, 0.0):
-                self.newest[slo_id] = ts
-        for mine_counts, theirs in ((self.accepted, other.accepted), (self.skipped, other.skipped)):
-            for k, n in theirs.items():
-                mine_counts[k] = mine_counts.get(k, 0) + n
-
-    def contributions(self, slo_id: str) -> list[tuple[int, int, int, int]]:
-        """(source offset, bucket start, bad, total) for one SLO, in offset order."""
-        return [(o, b, c[0], c[1]) for (o, b), c in sorted(self.counts[slo_id].items())]
-
-    def records(self, src_partition: int) -> list[SliRecord]:
-        """The SLI records of each SLO, for outcomes read from ``src_partition``: one per SLO,
-        or several in offset order when its contributions pass RECORD_CONTRIBUTIONS_MAX (a
-        batch of a week of history made a 1.3 MB record, over the producer's 1 MiB limit).
-
-        A cut falls only between two source offsets: the window table skips an offset its
-        block already holds, so one message's contributions split over two records would
-        lose the second part."""
-        out = []
-        for slo_id in self.counts:
-            newest, last = self.newest[slo_id], -1
-            chunk: list[tuple[int, int, int, int]] = []
-            for c in self.contributions(slo_id):
-                if len(chunk) >= RECORD_CONTRIBUTIONS_MAX and c[0] != last:
-                    out.append(SliRecord(slo_id, chunk, newest, src_partition))
-                    chunk = []
-                chunk.append(c)
-                last = c[0]
-            out.append(SliRecord(slo_id, chunk, newest, src_partition))
-        return out
 
 
 def _reason_for(err: ValidationError) -> tuple[str, str]:
@@ -270,6 +110,59 @@ def _reject(obj: Any, raw: bytes | None, reason: str, error: str, index: int | N
     return Rejection(reason, error, raw or b"", index, None if raw is not None else obj)
 
 
+def _timing(
+    ts: float, service: str, cfg: Config, now: float, mark: float | None
+) -> tuple[str, str] | None:
+    """(reason, error) when the event time is too far ahead of now or behind the service's
+    newest event (``mark``) by more than the allowed lateness."""
+    ahead = cfg.settings.max_future_seconds
+    if ts > now + ahead:
+        return "future_timestamp", f"ts: {ts:.3f} is more than {ahead}s ahead of now"
+    lateness = cfg.settings.allowed_lateness_seconds
+    if mark is not None and ts < mark - lateness:
+        return (
+            "late",
+            f"ts: {ts:.3f} is {mark - ts:.0f}s behind the newest event of {service!r}; "
+            f"allowed lateness is {lateness}s",
+        )
+    return None
+
+
+def _count(
+    ev: RawOutcome | PlainOutcome | AggregateOutcome,
+    slos: tuple[SLO, ...],
+    cfg: Config,
+    into: Aggregate,
+    offset: int,
+) -> tuple[str, str] | None:
+    """Fold one valid outcome into ``into`` for each SLO (and journey) it counts for; (reason,
+    error) when pre-counted outcomes do not name one SLO of the service."""
+    bucket_s = cfg.settings.bucket_seconds
+    if isinstance(ev, AggregateOutcome):
+        chosen = _slos_for_aggregate(ev, slos)
+        if isinstance(chosen, str):
+            expected = [s.id for s in slos]
+            return (
+                chosen,
+                f"slo: expected one of {expected} for pre-counted outcomes, got {ev.slo!r}",
+            )
+        bad = ev.total - ev.good
+        for slo in chosen:
+            into.add(slo.id, ev.ts, bucket_s, bad, ev.total, offset)
+            for journey, w in cfg.journeys_of(slo.id):
+                into.add(journey, ev.ts, bucket_s, bad * w, ev.total * w, offset)
+        return None
+    for slo in slos:
+        good = judge(slo, ev)
+        if good is None:
+            into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
+            continue
+        into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
+        for journey, w in cfg.journeys_of(slo.id):
+            into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
+    return None
+
+
 def classify(
     obj: Any,
     raw: bytes | None,
@@ -315,51 +208,10 @@ def classify(
             f"service: {ev.service!r} has no SLO in the loaded config",
             index,
         )
-    if ev.ts > now + cfg.settings.max_future_seconds:
-        return _reject(
-            obj,
-            raw,
-            "future_timestamp",
-            f"ts: {ev.ts:.3f} is more than {cfg.settings.max_future_seconds}s ahead of now",
-            index,
-        )
-    lateness = cfg.settings.allowed_lateness_seconds
     mark = watermarks.get(ev.service)
-    if mark is not None and ev.ts < mark - lateness:
-        return _reject(
-            obj,
-            raw,
-            "late",
-            f"ts: {ev.ts:.3f} is {mark - ev.ts:.0f}s behind the newest event of {ev.service!r}; "
-            f"allowed lateness is {lateness}s",
-            index,
-        )
-    bucket_s = cfg.settings.bucket_seconds
-    if isinstance(ev, AggregateOutcome):
-        chosen = _slos_for_aggregate(ev, slos)
-        if isinstance(chosen, str):
-            return _reject(
-                obj,
-                raw,
-                chosen,
-                f"slo: expected one of {[s.id for s in slos]} for pre-counted outcomes, "
-                f"got {ev.slo!r}",
-                index,
-            )
-        bad = ev.total - ev.good
-        for slo in chosen:
-            into.add(slo.id, ev.ts, bucket_s, bad, ev.total, offset)
-            for journey, w in cfg.journeys_of(slo.id):
-                into.add(journey, ev.ts, bucket_s, bad * w, ev.total * w, offset)
-    else:
-        for slo in slos:
-            good = judge(slo, ev)
-            if good is None:
-                into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
-                continue
-            into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
-            for journey, w in cfg.journeys_of(slo.id):
-                into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
+    problem = _timing(ev.ts, ev.service, cfg, now, mark) or _count(ev, slos, cfg, into, offset)
+    if problem is not None:
+        return _reject(obj, raw, *problem, index)
     into.accepted[ev.service] = into.accepted.get(ev.service, 0) + 1
     if mark is None or ev.ts > mark:
         watermarks[ev.service] = ev.ts

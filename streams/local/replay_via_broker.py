@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.config.model import Config
-from streams.ingest.outcomes import Rejection
+from streams.ingest.dead_letters import Rejection
 from streams.kafka import topics
 from streams.local.demo import start_worker, stop_process, wait_healthy
 from streams.local.embedded_broker import EmbeddedBroker, free_port

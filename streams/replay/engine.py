@@ -23,7 +23,9 @@ import orjson
 from streams.config.model import Config
 from streams.core.alerts import AlertEvent
 from streams.core.slo_math import SloStatus, error_ratio
-from streams.ingest.outcomes import Aggregate, Rejection, classify, split_message
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import Rejection
+from streams.ingest.outcomes import classify, split_message
 from streams.ingest.schema import _event_time
 from streams.replay.progress import Progress
 from streams.state.buckets import BucketStore

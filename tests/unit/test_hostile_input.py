@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from fuzz.harnesses import sent_count
 from streams.config.loading import load_config
 from streams.config.model import Config
-from streams.ingest.outcomes import REASONS, Aggregate, dlq_record, ingest_message
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import REASONS, dlq_record
+from streams.ingest.outcomes import ingest_message
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0

@@ -10,7 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.ingest.outcomes import DLQ_LISTED_MAX, Aggregate, dlq_record, ingest_message
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import DLQ_LISTED_MAX, dlq_record
+from streams.ingest.outcomes import ingest_message
 from streams.runtime import failpoints
 from streams.runtime.agents.ingest import fault_point
 from streams.state.sli_record import SliRecord
@@ -136,7 +138,7 @@ def test_an_error_names_a_huge_field_value_in_brief(value: Any) -> None:
 def test_sli_records_of_a_big_batch_stay_small_and_never_split_one_message() -> None:
     # A week of history in one ingest batch made a 1.3 MB SLI record, which the producer
     # refused (MessageSizeTooLargeError).
-    from streams.ingest.outcomes import RECORD_CONTRIBUTIONS_MAX
+    from streams.ingest.aggregate import RECORD_CONTRIBUTIONS_MAX
     from streams.state.buckets import BucketStore
 
     agg = Aggregate()

@@ -12,14 +12,9 @@ from hypothesis import strategies as st
 
 from streams.config.loading import load_config
 from streams.config.model import Config
-from streams.ingest.outcomes import (
-    REASONS,
-    Aggregate,
-    Rejection,
-    dlq_record,
-    ingest_message,
-    plain_outcome,
-)
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import REASONS, Rejection, dlq_record
+from streams.ingest.outcomes import ingest_message, plain_outcome
 from streams.ingest.schema import RawOutcome
 
 NOW = 1_795_514_400.0  # 2026-11-24T10:00:00Z

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from streams.core.alerts import AlertEvent
 from streams.core.release_gate import Override, Verdict, decide, rollback_episode
-from streams.ingest.outcomes import Rejection, dlq_record, internal_error
+from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.notify.delivery import deliver
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of

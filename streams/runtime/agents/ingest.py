@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streams.ingest.outcomes import Aggregate, dlq_record, ingest_message
+from streams.ingest.aggregate import Aggregate
+from streams.ingest.dead_letters import dlq_record
+from streams.ingest.outcomes import ingest_message
 from streams.kafka import topics
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of

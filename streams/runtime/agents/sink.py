@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from streams.core.alerts import AlertEvent
 from streams.core.silences import silencing
-from streams.ingest.outcomes import Rejection, dlq_record, internal_error
+from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.kafka import topics
 from streams.notify.delivery import AttemptOutcome, Delivery, deliver
 from streams.notify.ledger import after_sent, plan, release_due, repeat_due

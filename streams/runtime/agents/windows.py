@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from streams.core.clocks import SloClock
-from streams.ingest.outcomes import Rejection, dlq_record, internal_error
+from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
