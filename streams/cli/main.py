@@ -253,7 +253,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.config.alert_policy import load_alert_policy
     from streams.config.errors import ConfigError
     from streams.config.model import Config
-    from streams.replay.engine import backtest_table, replay_incidents
+    from streams.replay.engine import replay_incidents
+    from streams.replay.incidents import backtest_table
 
     cfg = _load(_configs(args.config))
     assert isinstance(cfg, Config)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from streams.http.common import Resource, mount, token_required
-from streams.replay.engine import evaluation_rows
+from streams.replay.rows import evaluation_rows
 from streams.runtime import reload
 from streams.runtime.wiring import Wiring
 

@@ -27,7 +27,8 @@ from streams.ingest.dead_letters import Rejection
 from streams.kafka import topics
 from streams.local.demo import start_worker, stop_process, wait_healthy
 from streams.local.embedded_broker import EmbeddedBroker, free_port
-from streams.replay.engine import Rows, replay_file
+from streams.replay.engine import replay_file
+from streams.replay.rows import Rows
 
 MESSAGE_MAX = 500  # outcomes per Kafka message
 SETTLE_TIMEOUT_S = 120.0
