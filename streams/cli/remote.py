@@ -150,3 +150,57 @@ def add_exclude_parser(sub: Any) -> None:
     acts.add_parser("list", help="every exclusion, deleted ones too")
     d = acts.add_parser("delete", help="count the range again")
     d.add_argument("id")
+
+
+GATE_EXIT = {"allow": 0, "allow_monitor": 0, "signoff": 1, "block": 1, "freeze": 1, "rollback": 1}
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Exit 0 to release, 1 not to, 2 when the answer cannot be had."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = (
+        f"{args.url.rstrip('/')}/v1/gate/{urllib.parse.quote(args.service, safe='')}"
+        f"{'?critical=true' if args.critical else ''}"
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as r:
+            v = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        detail = ""
+        try:
+            body = json.loads(e.read())
+            detail = (
+                f": {body.get('error', '')}; known services: {', '.join(body.get('known', []))}"
+            )
+        except (ValueError, AttributeError):
+            pass
+        print(f"gate {args.service}: cannot tell (HTTP {e.code}{detail})", file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        print(
+            f"gate {args.service}: cannot tell: worker at {args.url} unreachable ({reason})",
+            file=sys.stderr,
+        )
+        return 2
+    if args.json:
+        print(json.dumps(v, indent=2))
+    else:
+        why = "; ".join(v["reasons"]) or "budget healthy"
+        print(f"gate {v['service']}: {v['decision'].upper()} - {why}")
+    return GATE_EXIT.get(v["decision"], 2)
+
+
+def add_gate_parser(sub: Any) -> None:
+    """The gate command."""
+    g = sub.add_parser("gate", help="may SERVICE release now? exit 0 yes, 1 no, 2 cannot tell")
+    g.add_argument("service")
+    g.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+    g.add_argument("--critical", action="store_true", help="a critical fix: may pass a block")
+    g.add_argument("--json", action="store_true", help="print the whole decision as JSON")
+    g.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the worker")
+    g.set_defaults(fn=cmd_gate)

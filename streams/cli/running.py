@@ -1,0 +1,179 @@
+"""Running things: the worker, the embedded broker, the ``up`` demo, and ``send`` (JSON lines
+to the outcomes topic)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.cli.common import config_paths, env_int, kafka_security, load
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.config.kafka_security import KafkaSecurity
+    from streams.config.model import Config
+    from streams.runtime.wiring import Runtime
+    from streams.worker.run import run_worker
+
+    security = kafka_security()
+    assert isinstance(security, KafkaSecurity)
+    cfg = load(config_paths(args.config))
+    assert isinstance(cfg, Config)
+    rt = Runtime(
+        broker=args.broker,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        data_dir=args.data_dir,
+        replay_mode=args.replay_mode,
+        processing_guarantee=args.processing_guarantee,
+        broker_compat=args.broker_compat,
+        security=security,
+    )
+    run_worker(cfg, rt, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from streams.local.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(args.port)
+    try:
+        broker.start()
+    except TimeoutError as e:
+        print(f"broker: {e}", file=sys.stderr)
+        return 1
+    try:
+        while broker.proc is not None and broker.proc.poll() is None:
+            time.sleep(0.5)
+        print(
+            f"broker exited with code {broker.proc.returncode if broker.proc else '?'}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from streams.local.demo import stop_leftovers, up
+    from streams.local.kafka_cluster import available
+
+    if args.kafka and (reason := available()) is not None:
+        print(f"up --kafka: {reason}", file=sys.stderr)
+        return 2
+
+    try:
+        return asyncio.run(
+            up(
+                config_paths(args.config, shipped_fallback=True),
+                args.broker_port,
+                args.web_port,
+                args.once,
+                Path(args.workdir),
+                args.kafka,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_leftovers()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from streams.config.kafka_security import KafkaSecurity
+    from streams.kafka.sender import send_lines
+
+    security = kafka_security()
+    assert isinstance(security, KafkaSecurity)
+    stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
+    if not (args.batch or args.aggregate):
+        with stream:
+            sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
+        print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
+        return 0
+    from streams.config.model import Config
+    from streams.kafka.client import send_outcomes
+    from streams.kafka.topics import ensure_topics
+
+    cfg = load(config_paths(args.config)) if args.aggregate else None
+    assert cfg is None or isinstance(cfg, Config)
+    with stream:
+        lines = [line for line in (raw.strip() for raw in stream) if line]
+    try:
+        asyncio.run(ensure_topics(args.broker, args.partitions, security))
+        recorded, messages = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
+    except ValueError as e:
+        print(f"send: {e}; the lines before it were sent", file=sys.stderr)
+        return 1
+    how = "pre-counted per SLO and second" if cfg else "batched"
+    print(f"sent {recorded} outcomes as {messages} messages ({how})", file=sys.stderr)
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """The commands that run something."""
+    broker_default = os.environ.get("SLOBURN_BROKER", "127.0.0.1:9092")
+    w = sub.add_parser("worker", help="run the stream worker")
+    w.add_argument("--config", action="append", help="config file (repeatable)")
+    w.add_argument("--broker", default=broker_default, help="bootstrap host:port")
+    w.add_argument("--web-host", default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"))
+    w.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
+    w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
+    w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
+    w.add_argument(
+        "--replay-mode",
+        action="store_true",
+        help="evaluate only when a replay driver asks (sloburn replay --via-broker)",
+    )
+    w.add_argument(
+        "--broker-compat",
+        choices=["auto", "tansu", "none"],
+        default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
+        help="table-recovery fix for the embedded broker (auto: on when the broker is it)",
+    )
+    w.add_argument(
+        "--processing-guarantee",
+        choices=["at_least_once", "exactly_once"],
+        default=os.environ.get("SLOBURN_PROCESSING_GUARANTEE", "at_least_once"),
+        help="exactly_once adds Kafka transactions (Apache Kafka only); counts are exact anyway",
+    )
+    w.set_defaults(fn=cmd_worker)
+
+    b = sub.add_parser("broker", help="run the embedded broker (Tansu, memory storage)")
+    b.add_argument("--port", type=int, default=env_int("SLOBURN_BROKER_PORT", 9092))
+    b.set_defaults(fn=cmd_broker)
+
+    u = sub.add_parser("up", help="broker + worker + local receivers + a scripted outage")
+    u.add_argument("--config", action="append")
+    u.add_argument("--broker-port", type=int, default=env_int("SLOBURN_BROKER_PORT", 9092))
+    u.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
+    u.add_argument("--workdir", default=".sloburn", help="where logs go")
+    u.add_argument(
+        "--kafka",
+        action="store_true",
+        help="run on a local Apache Kafka (Java 17 and mvn needed) instead of the embedded broker",
+    )
+    u.add_argument(
+        "--once", action="store_true", help="exit after the demo (0: page fired+resolved)"
+    )
+    u.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
+    s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
+    s.add_argument("--broker", default=broker_default)
+    s.add_argument("--partitions", type=int, default=8, help="partitions if the topic is missing")
+    s.add_argument("--batch", action="store_true", help="many raw outcomes per message")
+    s.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="count good/total per SLO and second before sending (needs the config)",
+    )
+    s.add_argument("--config", action="append", help="config files (for --aggregate)")
+    s.set_defaults(fn=cmd_send)
