@@ -4,7 +4,9 @@ bearer-token check, bounded JSON bodies and the audited creation of silences and
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -66,24 +68,25 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-async def create_audited(
-    view: Resource,
-    request: Any,
-    who: str,
-    now: float,
-    what: str,
-    model: type[Any],
-    make: Callable[[Any, str, float], Any],
-    publish: Callable[[Wiring, Any], Awaitable[None]],
-    audited: Callable[[Any, str, float], dict[str, Any]],
-    show: Callable[[Any, float], dict[str, Any]],
-) -> Any:
-    """An audited creation (a silence, an exclusion) from a JSON body: 201 with what was made,
-    400 with the reason when the body is not one."""
-    try:
-        item = make(await read_json(request, model), who, now)
-    except ValueError as e:
-        return view.json({"error": f"invalid {what}: {e}"}, status=400)
-    await publish(view.w, item)
-    await audit(view.w, audited(item, who, now))
-    return view.json(show(item, now), status=201)
+@dataclass(frozen=True)
+class Creation:
+    """How one kind of item (a silence, an exclusion) is made from a request body, published
+    to every worker, audited and shown."""
+
+    what: str
+    model: type[Any]
+    make: Callable[[Any, str, float], Any]
+    publish: Callable[[Wiring, Any], Awaitable[None]]
+    audited: Callable[[Any, str, float], dict[str, Any]]
+    show: Callable[[Any, float], dict[str, Any]]
+
+    async def create(self, view: Resource, request: Any, who: str) -> Any:
+        """201 with what was made, 400 with the reason when the body is not one."""
+        now = time.time()
+        try:
+            item = self.make(await read_json(request, self.model), who, now)
+        except ValueError as e:
+            return view.json({"error": f"invalid {self.what}: {e}"}, status=400)
+        await self.publish(view.w, item)
+        await audit(view.w, self.audited(item, who, now))
+        return view.json(self.show(item, now), status=201)

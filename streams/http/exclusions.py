@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
-from streams.http.common import Resource, create_audited, mount, token_required
+from streams.http.common import Creation, Resource, mount, token_required
 from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit
 from streams.runtime.wiring import Wiring
@@ -20,6 +20,16 @@ def _audited(e: Exclusion, who: str, now: float) -> dict[str, Any]:
     return {**record, "at": now, **e.matchers.model_dump(), **span}
 
 
+CREATION = Creation(
+    "exclusion",
+    ExclusionRequest,
+    lambda body, who, now: body.exclusion(who, now),
+    broadcast.publish_exclusion,
+    _audited,
+    lambda e, now: exclusion_json(e),
+)
+
+
 class Exclusions(Resource):
     async def get(self, request: Any) -> Any:
         ordered = sorted(self.w.exclusions.values(), key=lambda e: e.created_at)
@@ -27,18 +37,7 @@ class Exclusions(Resource):
 
     @token_required
     async def post(self, request: Any, who: str) -> Any:
-        return await create_audited(
-            self,
-            request,
-            who,
-            time.time(),
-            "exclusion",
-            ExclusionRequest,
-            lambda body, who, now: body.exclusion(who, now),
-            broadcast.publish_exclusion,
-            _audited,
-            lambda e, now: exclusion_json(e),
-        )
+        return await CREATION.create(self, request, who)
 
 
 class ExclusionById(Resource):

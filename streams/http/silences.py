@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.silences import Silence, SilenceRequest
-from streams.http.common import Resource, create_audited, iso, mount, token_required
+from streams.http.common import Creation, Resource, iso, mount, token_required
 from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit
 from streams.runtime.wiring import Wiring
@@ -30,6 +30,16 @@ def _audited(s: Silence, who: str, now: float) -> dict[str, Any]:
     return {**record, **s.matchers.model_dump(), "until": s.ends_at, "id": s.id}
 
 
+CREATION = Creation(
+    "silence",
+    SilenceRequest,
+    lambda body, who, now: body.silence(who, now),
+    broadcast.publish,
+    _audited,
+    silence_json,
+)
+
+
 class Silences(Resource):
     async def get(self, request: Any) -> Any:
         now = time.time()
@@ -38,18 +48,7 @@ class Silences(Resource):
 
     @token_required
     async def post(self, request: Any, who: str) -> Any:
-        return await create_audited(
-            self,
-            request,
-            who,
-            time.time(),
-            "silence",
-            SilenceRequest,
-            lambda body, who, now: body.silence(who, now),
-            broadcast.publish,
-            _audited,
-            silence_json,
-        )
+        return await CREATION.create(self, request, who)
 
 
 class SilenceById(Resource):
