@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from streams.ingest.aggregate import Aggregate
-from streams.ingest.dead_letters import dlq_record
+from streams.ingest.dead_letters import Rejection, dlq_record
 from streams.ingest.outcomes import ingest_message
 from streams.kafka import topics
 from streams.runtime import failpoints
@@ -28,51 +28,71 @@ def fault_point(raw: bytes) -> None:
     failpoints.check("ingest", raw)
 
 
+class Ingest:
+    """The ingest agent's state: the newest accepted event time per service (all of a
+    service's outcomes share a partition). In memory: after a restart lateness is judged from
+    the first events seen again."""
+
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+        self.watermarks: dict[str, float] = {}
+
+    async def batch(self, events: list[Any]) -> None:
+        """Judge a batch of messages, dead-letter what cannot count, publish the SLI records."""
+        now = time.time()
+        cfg = self.w.cfg  # read per batch: a reload swaps it
+        per_partition: dict[int, Aggregate] = {}
+        for ev in events:
+            msg = ev.message
+            agg = per_partition.setdefault(msg.partition, Aggregate())
+            raw = ev.value or b""
+            rejections = ingest_message(
+                raw, cfg, now, agg, self.watermarks, msg.offset, judged=fault_point
+            )
+            if rejections:
+                await self.dead_letter(ev, raw, rejections)
+        for src_partition, agg in per_partition.items():
+            await self.publish(src_partition, agg)
+
+    async def dead_letter(self, ev: Any, raw: bytes, rejections: list[Rejection]) -> None:
+        """One DLQ record for a message with rejected outcomes, counted per reason."""
+        m, tp = self.w.metrics, self.w.throughput
+        for rej in rejections:
+            m.events_rejected.labels(rej.reason).inc()
+            tp.rejected[rej.reason] = tp.rejected.get(rej.reason, 0) + 1
+        where = None
+        if rejections[0].reason == "internal_error":
+            m.internal_errors.labels("ingest").inc()
+            where = source_of(ev)
+        tp.outcomes += len(rejections)
+        m.dlq_records.inc()
+        dlq = self.w.outcomes_dlq
+        await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, where))
+
+    async def publish(self, src_partition: int, agg: Aggregate) -> None:
+        """The SLI records of one source partition's outcomes, and their counts."""
+        w, m, tp = self.w, self.w.metrics, self.w.throughput
+        n = w.cfg.settings.partitions  # fixed for the worker's life (streams.runtime.reload)
+        for rec in agg.records(src_partition):
+            await w.sli.send(
+                key=rec.slo.encode(),
+                value=rec.to_bytes(),
+                partition=topics.partition_for_slo(rec.slo, n),
+            )
+            tp.sli_sent += 1
+        for service, count in agg.accepted.items():
+            m.events_accepted.labels(service).inc(count)
+            tp.outcomes += count
+        for slo_id, count in agg.skipped.items():
+            m.outcomes_skipped.labels(slo_id).inc(count)
+
+
 def register(w: Wiring) -> None:
     """Attach the ingest agent to the app."""
-    m = w.metrics
-    n = w.cfg.settings.partitions  # fixed for the worker's life (streams.runtime.reload)
-    # Newest accepted event time per service (all of a service's outcomes share a partition).
-    # In memory: after a restart lateness is judged from the first events seen again.
-    watermarks: dict[str, float] = {}
-    tp = w.throughput
+    state = Ingest(w)
 
     @w.app.agent(w.outcomes, name="ingest")
     @contained("ingest")
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            now = time.time()
-            cfg = w.cfg  # read per batch: a reload swaps it
-            per_partition: dict[int, Aggregate] = {}
-            for ev in events:
-                msg = ev.message
-                agg = per_partition.setdefault(msg.partition, Aggregate())
-                raw = ev.value or b""
-                rejections = ingest_message(
-                    raw, cfg, now, agg, watermarks, msg.offset, judged=fault_point
-                )
-                if not rejections:
-                    continue
-                for rej in rejections:
-                    m.events_rejected.labels(rej.reason).inc()
-                    tp.rejected[rej.reason] = tp.rejected.get(rej.reason, 0) + 1
-                where = None
-                if rejections[0].reason == "internal_error":
-                    m.internal_errors.labels("ingest").inc()
-                    where = source_of(ev)
-                tp.outcomes += len(rejections)
-                m.dlq_records.inc()
-                await w.outcomes_dlq.send(key=msg.key, value=dlq_record(raw, rejections, where))
-            for src_partition, agg in per_partition.items():
-                for rec in agg.records(src_partition):
-                    await w.sli.send(
-                        key=rec.slo.encode(),
-                        value=rec.to_bytes(),
-                        partition=topics.partition_for_slo(rec.slo, n),
-                    )
-                    tp.sli_sent += 1
-                for service, count in agg.accepted.items():
-                    m.events_accepted.labels(service).inc(count)
-                    tp.outcomes += count
-                for slo_id, count in agg.skipped.items():
-                    m.outcomes_skipped.labels(slo_id).inc(count)
+            await state.batch(events)

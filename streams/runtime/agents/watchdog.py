@@ -27,28 +27,39 @@ def restart_in_place() -> NoReturn:
     os.execv(sys.executable, [sys.executable, "-m", "streams.cli", *sys.argv[1:]])
 
 
-def register(w: Wiring) -> None:
-    """Attach the broker-watch timer to the app."""
-    bw, m = w.broker_watch, w.metrics
-    m.broker_up.set(1)
-    seen_outages = 0
+class Watchdog:
+    """The broker-watch timer's state: how many outages the metrics have counted."""
 
-    @w.app.timer(interval=1.0, name="broker-watch")
-    async def watch() -> None:
-        nonlocal seen_outages
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+        self.seen_outages = 0
+        w.metrics.broker_up.set(1)
+
+    async def tick(self) -> None:
+        """Look at the broker, publish what was seen, restart if it is a new incarnation."""
+        bw, m = self.w.broker_watch, self.w.metrics
         try:
             await bw.check()
         except Exception:  # a raising timer stops the worker; a failed look must not
             log.exception("broker watch failed")
         m.broker_up.set(1 if bw.up else 0)
         m.broker_outage_seconds.set(bw.outage_seconds(time.time()))
-        if bw.outages > seen_outages:
-            m.broker_outages.inc(bw.outages - seen_outages)
-            seen_outages = bw.outages
+        if bw.outages > self.seen_outages:
+            m.broker_outages.inc(bw.outages - self.seen_outages)
+            self.seen_outages = bw.outages
         if bw.replaced:
             restart_in_place()
 
+
+def register(w: Wiring) -> None:
+    """Attach the broker-watch timer to the app."""
+    state = Watchdog(w)
+
+    @w.app.timer(interval=1.0, name="broker-watch")
+    async def watch() -> None:
+        await state.tick()
+
     async def close_watch(app: Any, *args: Any, **kwargs: Any) -> None:
-        await bw.close()
+        await w.broker_watch.close()
 
     w.app.on_before_shutdown.connect(cast(Any, close_watch))
