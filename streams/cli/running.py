@@ -142,7 +142,7 @@ def add_parsers(sub: Any) -> None:
         "--processing-guarantee",
         choices=["at_least_once", "exactly_once"],
         default=os.environ.get("SLOBURN_PROCESSING_GUARANTEE", "at_least_once"),
-        help="exactly_once adds Kafka transactions (Apache Kafka only); counts are exact anyway",
+        help="at_least_once (exact through offset dedup); exactly_once is refused (README)",
     )
     w.set_defaults(fn=cmd_worker)
 

@@ -29,10 +29,14 @@ def tansu_compat(setting: str, info: BrokerInfo) -> bool:
 def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
     info = asyncio.run(probe(rt.broker, rt.security))
-    if rt.processing_guarantee == "exactly_once" and info.kind == "embedded":
+    if rt.processing_guarantee == "exactly_once":
+        # Faust puts a record in the transaction of the partition it is written to; ingest
+        # writes an outcome's SLI records to its SLO's partition, not the outcome's, so a kill
+        # can commit the outcome's offset while its records are aborted (README "Exactly once").
         raise SystemExit(
-            f"worker: --processing-guarantee exactly_once needs Kafka transactions; the broker "
-            f"at {rt.broker} is the embedded one, which has none (counts are exact without them)"
+            "worker: --processing-guarantee exactly_once is not offered: Faust's transactions "
+            "follow the partition written to, sloburn repartitions by SLO, so a kill -9 can "
+            "lose counts (measured); at_least_once with offset dedup is exact"
         )
     replication = cfg.settings.replication_factor or info.default_replication()
     rt = replace(rt, replication=replication)

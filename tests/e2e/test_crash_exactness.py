@@ -57,17 +57,6 @@ def test_kill_9_three_times_loses_and_double_counts_nothing(
     kill_9_three_times(broker.bootstrap, lambda: worker(CONFIG))
 
 
-@pytest.mark.brokers("kafka")
-def test_with_kafka_transactions_on_top_kill_9_three_times_still_counts_exactly(
-    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
-) -> None:
-    """--processing-guarantee exactly_once (README "Exactly once")."""
-    w = kill_9_three_times(
-        broker.bootstrap, lambda: worker(CONFIG, SLOBURN_PROCESSING_GUARANTEE="exactly_once")
-    )
-    assert "1 broker(s); topics created with 1 replica(s); exactly_once" in w.log.read_text()
-
-
 def kill_9_three_times(bootstrap: str, new_worker: Callable[[], Worker]) -> Worker:
     """Send 200,000 outcomes in ten chunks, kill -9 the worker after three of them, and check
     the last worker's counts against the topic; that worker."""
