@@ -38,8 +38,8 @@ class Runtime:
     # "auto": decided by what the broker says it is (streams.kafka.broker_probe).
     broker_compat: str = "auto"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # TLS / SASL to the brokers
-    # "at_least_once" (offset dedup makes counts exact) or "exactly_once" (Kafka transactions
-    # on top; Apache Kafka only). README "Exactly once" has the measurements.
+    # "at_least_once" (offset dedup makes counts exact); run_worker refuses "exactly_once"
+    # (README "Exactly once": Faust's transactions do not cover repartitioning by SLO).
     processing_guarantee: str = "at_least_once"
     # Replicas of the topics and changelogs the worker creates (run_worker sets it from the
     # config, else from the broker).
