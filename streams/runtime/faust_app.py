@@ -6,15 +6,33 @@ from typing import Any
 
 import faust
 from faust.serializers import codecs
+from faust.types.transports import ProducerT
+from faust.web.drivers.aiohttp import Web
 
 from streams.config.model import Config
 from streams.kafka import topics
 from streams.kafka.broker_watch import BrokerWatch
 from streams.runtime.metrics import Metrics
-from streams.runtime.web_server import SloburnApp
+from streams.runtime.producer_buffer import DrainingProducerBuffer
+from streams.runtime.web_server import GuardedWeb
 from streams.runtime.wiring import Runtime, Wiring
 from streams.state.buckets import BucketStore, decode_block, encode_block, owner_of_key
 from streams.state.evaluation import Evaluator
+
+
+class SloburnApp(faust.App):
+    """The Faust app, with the guarded web server and a changelog buffer whose flush really
+    waits (streams.runtime.producer_buffer)."""
+
+    def _new_web(self) -> Web:
+        return GuardedWeb(self)
+
+    def _new_producer(self) -> ProducerT:
+        producer = super()._new_producer()
+        buffer = DrainingProducerBuffer(loop=producer.loop, beacon=producer.beacon)
+        buffer.app = self
+        producer.buffer = buffer
+        return producer
 
 
 class SloTable(faust.Table):

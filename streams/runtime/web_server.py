@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import faust
 from aiohttp.web import AppRunner
 from aiohttp.web_protocol import RequestHandler
 from faust.web.drivers.aiohttp import Web
@@ -64,10 +63,3 @@ class GuardedWeb(Web):
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._runner = _Runner(self.web_app, access_log=None)
-
-
-class SloburnApp(faust.App):
-    """The Faust app, with the guarded web server."""
-
-    def _new_web(self) -> Web:
-        return GuardedWeb(self)
