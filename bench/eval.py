@@ -40,7 +40,7 @@ def fill(store: BucketStore, slo_ids: list[str], start: int, end: int, per_bucke
                 (offset + k, b, 1 if k % 50 == 0 else 0, per_bucket)
                 for k, b in enumerate(range(hour, min(hour + 3600, end), BUCKET_S))
             ]
-            records.append(SliRecord(slo_id, counts, counts[-1][1] + BUCKET_S - 1, 0))
+            records.append(SliRecord(slo_id, counts, counts[-1][1] + BUCKET_S - 1, "0"))
         offset += 3600 // BUCKET_S
         store.apply(records)
 
@@ -66,7 +66,7 @@ def bench_tick(n_slos: int = 1000, history_h: int = 6, ticks: int = 30) -> dict[
     for i in range(1, ticks + 1):
         if i % BUCKET_S == 0:  # a new bucket of traffic arrives every 10 ticks of 1 s
             store.apply(
-                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, 0) for s in ids]
+                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, "0") for s in ids]
             )
         steady.append(tick(now + i))
     return {

@@ -117,34 +117,34 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_otlp(args: argparse.Namespace) -> int:
+    from streams.config.kafka_security import KafkaSecurity
+    from streams.config.model import Config
+    from streams.http.otlp_server import Intake, serve
+
+    security = kafka_security()
+    assert isinstance(security, KafkaSecurity)
+    paths = config_paths(args.config)
+    cfg = load(paths)
+    assert isinstance(cfg, Config)
+    intake = Intake(paths, cfg, args.broker, args.host, args.port, security)
+
+    def started() -> None:
+        print(
+            f"otlp: POST http://{args.host}:{args.port}/v1/traces -> sloburn.outcomes on "
+            f"{args.broker}; {len(cfg.slos)} SLOs",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    asyncio.run(serve(intake, started))
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """The commands that run something."""
     broker_default = os.environ.get("SLOBURN_BROKER", "127.0.0.1:9092")
-    w = sub.add_parser("worker", help="run the stream worker")
-    w.add_argument("--config", action="append", help="config file (repeatable)")
-    w.add_argument("--broker", default=broker_default, help="bootstrap host:port")
-    w.add_argument("--web-host", default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"))
-    w.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
-    w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
-    w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
-    w.add_argument(
-        "--replay-mode",
-        action="store_true",
-        help="evaluate only when a replay driver asks (sloburn replay --via-broker)",
-    )
-    w.add_argument(
-        "--broker-compat",
-        choices=["auto", "tansu", "none"],
-        default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
-        help="table-recovery fix for the embedded broker (auto: on when the broker is it)",
-    )
-    w.add_argument(
-        "--processing-guarantee",
-        choices=["at_least_once", "exactly_once"],
-        default=os.environ.get("SLOBURN_PROCESSING_GUARANTEE", "at_least_once"),
-        help="at_least_once (exact through offset dedup); exactly_once is refused (README)",
-    )
-    w.set_defaults(fn=cmd_worker)
+    _worker_parser(sub, broker_default)
 
     b = sub.add_parser("broker", help="run the embedded broker (Tansu, memory storage)")
     b.add_argument("--port", type=int, default=env_int("SLOBURN_BROKER_PORT", 9092))
@@ -177,3 +177,41 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("--config", action="append", help="config files (for --aggregate)")
     s.set_defaults(fn=cmd_send)
+    _otlp_parser(sub, broker_default)
+
+
+def _worker_parser(sub: Any, broker_default: str) -> None:
+    w = sub.add_parser("worker", help="run the stream worker")
+    w.add_argument("--config", action="append", help="config file (repeatable)")
+    w.add_argument("--broker", default=broker_default, help="bootstrap host:port")
+    w.add_argument("--web-host", default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"))
+    w.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
+    w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
+    w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
+    w.add_argument(
+        "--replay-mode",
+        action="store_true",
+        help="evaluate only when a replay driver asks (sloburn replay --via-broker)",
+    )
+    w.add_argument(
+        "--broker-compat",
+        choices=["auto", "tansu", "none"],
+        default=os.environ.get("SLOBURN_BROKER_COMPAT", "auto"),
+        help="table-recovery fix for the embedded broker (auto: on when the broker is it)",
+    )
+    w.add_argument(
+        "--processing-guarantee",
+        choices=["at_least_once", "exactly_once"],
+        default=os.environ.get("SLOBURN_PROCESSING_GUARANTEE", "at_least_once"),
+        help="at_least_once (exact through offset dedup); exactly_once is refused (README)",
+    )
+    w.set_defaults(fn=cmd_worker)
+
+
+def _otlp_parser(sub: Any, broker_default: str) -> None:
+    o = sub.add_parser("otlp", help="receive OpenTelemetry spans over OTLP/HTTP (POST /v1/traces)")
+    o.add_argument("--config", action="append", help="config file (repeatable)")
+    o.add_argument("--broker", default=broker_default)
+    o.add_argument("--host", default=os.environ.get("SLOBURN_OTLP_HOST", "127.0.0.1"))
+    o.add_argument("--port", type=int, default=env_int("SLOBURN_OTLP_PORT", 4318))
+    o.set_defaults(fn=cmd_otlp)

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, model_validator
 from streams.core.alerts import NO_DATA_RULE
 from streams.core.enforcement import StrictModel
 from streams.core.periods import Calendar
-from streams.core.slo import PAGE_BURN_FLOOR, AlertRule, Severity, workbook_rules
+from streams.core.slo import PAGE_BURN_FLOOR, AlertRule, Severity, SpanKind, workbook_rules
 
 
 def _check_target(v: float) -> float:
@@ -58,6 +58,26 @@ class SeedAlert(RuleFields):
     @property
     def burn(self) -> float:
         return self.threshold
+
+
+class Coverage(StrictModel):
+    """Which requests of the service an SLO counts: ``operations`` (an outcome's route; for
+    an OpenTelemetry span its name, its ``http.route`` or "METHOD route", e.g. "POST /pay"),
+    all when omitted; and which OTLP span kinds are requests (server, optionally consumer)."""
+
+    operations: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]], Field(min_length=1)]
+        | None
+    ) = None
+    span_kinds: Annotated[list[SpanKind], Field(min_length=1)] = ["server"]
+
+    def coverage(self) -> dict[str, Any]:
+        """The SLO fields of what it counts."""
+        ops = self.operations
+        return {
+            "operations": frozenset(ops) if ops is not None else None,
+            "span_kinds": frozenset(self.span_kinds),
+        }
 
 
 def check_zone(v: str) -> str:

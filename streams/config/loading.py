@@ -27,6 +27,7 @@ from streams.config.checks import routing_warnings, secret_warnings, slo_set_err
 from streams.config.errors import ConfigError, describe
 from streams.config.model import Config
 from streams.config.notifications import Notifications
+from streams.config.otlp import Otlp
 from streams.config.policy_document import PolicyFile, policy_slos
 from streams.config.service_map import ServiceMapFile, service_map_slos
 from streams.config.settings import Settings
@@ -157,7 +158,13 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
         errors.append("(no config): expected at least one config file")
     settings = [(src, d.settings) for src, d in docs if d.settings is not None]
     notes = [(src, d.notifications) for src, d in docs if d.notifications is not None]
-    for label, found in (("settings", settings), ("notifications", notes)):
+    otlp = [(src, d.otlp) for src, d in docs if d.otlp is not None]
+    sections: tuple[tuple[str, list[Any]], ...] = (
+        ("settings", settings),
+        ("notifications", notes),
+        ("otlp", otlp),
+    )
+    for label, found in sections:
         if len(found) > 1:
             errors.append(
                 f"{found[1][0]}: {label}: expected in one file only, also in {found[0][0]}"
@@ -179,6 +186,7 @@ def load_config(paths: Iterable[str | Path], env: Mapping[str, str] | None = Non
         slos=tuple(slos),
         settings=merged,
         notifications=notes[0][1] if notes else Notifications(),
+        otlp=otlp[0][1] if otlp else Otlp(),
         sources=tuple(sources),
         warnings=tuple(warnings),
     )

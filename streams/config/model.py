@@ -3,11 +3,12 @@ more files, with the lookups the engine makes on every outcome."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
 from streams.config.notifications import Notifications
+from streams.config.otlp import Otlp
 from streams.config.settings import Settings
 from streams.core.slo import SLO
 
@@ -20,6 +21,7 @@ class Config:
     settings: Settings
     notifications: Notifications
     sources: tuple[str, ...]
+    otlp: Otlp = field(default_factory=Otlp)
     warnings: tuple[str, ...] = ()  # loadable but probably not what was meant
 
     def slo(self, slo_id: str) -> SLO | None:

@@ -8,14 +8,22 @@ from typing import Annotated
 
 from pydantic import Field
 
-from streams.config.fields import RuleFields, ServiceKey, SloWindow, Target, alert_rules
+from streams.config.fields import (
+    Coverage,
+    RuleFields,
+    ServiceKey,
+    SloWindow,
+    Target,
+    alert_rules,
+)
 from streams.config.notifications import Notifications
+from streams.config.otlp import Otlp
 from streams.config.settings import Settings
 from streams.core.enforcement import Enforcement, StrictModel
 from streams.core.slo import SLO, SliType
 
 
-class PolicySli(StrictModel):
+class PolicySli(Coverage):
     metric: str | None = None
     le: Annotated[float, Field(gt=0)] | None = None  # seconds, as in a Prometheus histogram
     label: str | None = None
@@ -52,6 +60,7 @@ class PolicyFile(StrictModel):
     policy: PolicyBody
     settings: Settings | None = None
     notifications: Notifications | None = None
+    otlp: Otlp | None = None
 
 
 def policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
@@ -73,6 +82,7 @@ def policy_slos(doc: PolicyFile, source: str, bucket_s: int) -> list[SLO]:
                 policy_version=doc.policy.version or "default",
                 **svc.slo.timeslices(),
                 **svc.slo.guard(),
+                **svc.sli.coverage(),
                 alerts=alert_rules(svc.burn_rates, bucket_s) + svc.slo.no_data_rules(bucket_s),
                 success_codes=frozenset(int(c) for c in codes) if codes else None,
                 # le is in seconds; exact decimal arithmetic so 2.01 s is 2010 ms, not 2009.99...

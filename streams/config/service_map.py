@@ -10,15 +10,23 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from streams.config.fields import SeedAlert, ServiceKey, SloWindow, Target, alert_rules
+from streams.config.fields import (
+    Coverage,
+    SeedAlert,
+    ServiceKey,
+    SloWindow,
+    Target,
+    alert_rules,
+)
 from streams.config.notifications import Notifications
+from streams.config.otlp import Otlp
 from streams.config.settings import Settings
 from streams.core.alerts import NO_DATA_RULE
 from streams.core.enforcement import Enforcement, StrictModel
 from streams.core.slo import JOURNEY, SLO, SliType
 
 
-class ServiceEntry(SloWindow):
+class ServiceEntry(SloWindow, Coverage):
     sli_type: SliType
     target: Target
     alerts: dict[str, SeedAlert] | None = None
@@ -50,6 +58,7 @@ class ServiceMapFile(StrictModel):
     journeys: dict[ServiceKey, JourneyEntry] = {}
     settings: Settings | None = None
     notifications: Notifications | None = None
+    otlp: Otlp | None = None
 
 
 def service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[SLO]:
@@ -69,6 +78,7 @@ def service_map_slos(doc: ServiceMapFile, source: str, bucket_s: int) -> list[SL
             enforcement=svc.enforcement,
             **svc.timeslices(),
             **svc.guard(),
+            **svc.coverage(),
         )
         for name, svc in doc.services.items()
     ] + [

@@ -17,6 +17,8 @@ JOURNEY: Literal["journey"] = (
     "journey"  # the sli_type of a composite SLO (journeys.<name> in a service map)
 )
 Severity = Literal["page", "ticket"]
+# OpenTelemetry span kinds an SLO can count (SpanKind numbers in OTLP: SERVER 2, CONSUMER 5).
+SpanKind = Literal["server", "consumer"]
 
 # The SRE Workbook multi-window, multi-burn-rate set: (name, long window s, short window s,
 # burn threshold, severity).
@@ -86,6 +88,10 @@ class SLO:
     # A journey (composite SLO): (member SLO id, integer weight). Each outcome counted for a
     # member counts here too, times its weight; empty for a plain SLO.
     members: tuple[tuple[str, int], ...] = ()
+    # Which requests of the service count: None, all; else only those whose operation is one
+    # of these (an outcome's ``route``; a span's name, ``http.route`` or "METHOD route").
+    operations: frozenset[str] | None = None
+    span_kinds: frozenset[SpanKind] = frozenset({"server"})  # OTLP spans that are requests
 
     @cached_property
     def budget_parts(self) -> tuple[int, int]:
@@ -99,6 +105,11 @@ class SLO:
         if self.burn_confidence is None:
             return None
         return NormalDist().inv_cdf(self.burn_confidence)
+
+    def covers(self, names: tuple[str, ...]) -> bool:
+        """Whether a request known by these operation names counts for this SLO."""
+        ops = self.operations
+        return ops is None or any(n in ops for n in names)
 
     def is_success(self, status_code: int) -> bool:
         """Whether a response status counts as good for this SLO's SLI."""

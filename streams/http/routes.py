@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from streams.http import admin, exclusions, gate, silences, slos
+from streams.http import admin, exclusions, gate, otlp, silences, slos
 from streams.http.auth import load_tokens
 from streams.runtime.wiring import Wiring
 
@@ -14,7 +14,9 @@ def register(w: Wiring) -> None:
     """Serve every resource this worker offers (a replay worker: no silences or exclusions)."""
     tokens = load_tokens(os.environ)
     resources = (
-        (slos, gate, admin) if w.runtime.replay_mode else (slos, gate, silences, exclusions, admin)
+        (slos, gate, admin)
+        if w.runtime.replay_mode
+        else (slos, gate, silences, exclusions, admin, otlp)
     )
     for resource in resources:
         resource.register(w, tokens)

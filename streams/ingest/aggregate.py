@@ -55,10 +55,11 @@ class Aggregate:
         """(source offset, bucket start, bad, total) for one SLO, in offset order."""
         return [(o, b, c[0], c[1]) for (o, b), c in sorted(self.counts[slo_id].items())]
 
-    def records(self, src_partition: int) -> list[SliRecord]:
-        """The SLI records of each SLO, for outcomes read from ``src_partition``: one per SLO,
-        or several in offset order when its contributions pass RECORD_CONTRIBUTIONS_MAX (a
-        batch of a week of history made a 1.3 MB record, over the producer's 1 MiB limit).
+    def records(self, source: str) -> list[SliRecord]:
+        """The SLI records of each SLO, for outcomes read from ``source`` (SliRecord.source):
+        one per SLO, or several in offset order when its contributions pass
+        RECORD_CONTRIBUTIONS_MAX (a batch of a week of history made a 1.3 MB record, over the
+        producer's 1 MiB limit).
 
         A cut falls only between two source offsets: the window table skips an offset its
         block already holds, so one message's contributions split over two records would
@@ -69,9 +70,9 @@ class Aggregate:
             chunk: list[tuple[int, int, int, int]] = []
             for c in self.contributions(slo_id):
                 if len(chunk) >= RECORD_CONTRIBUTIONS_MAX and c[0] != last:
-                    out.append(SliRecord(slo_id, chunk, newest, src_partition))
+                    out.append(SliRecord(slo_id, chunk, newest, source))
                     chunk = []
                 chunk.append(c)
                 last = c[0]
-            out.append(SliRecord(slo_id, chunk, newest, src_partition))
+            out.append(SliRecord(slo_id, chunk, newest, source))
         return out

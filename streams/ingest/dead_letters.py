@@ -23,6 +23,7 @@ REASONS = (
     "future_timestamp",
     "late",
     "too_large",
+    "invalid_otlp",
     "internal_error",
 )
 

@@ -64,6 +64,7 @@ class PlainOutcome:
     status_code: int
     latency_ms: float | None
     ok: bool | None
+    route: str | None = None
 
 
 def plain_outcome(obj: dict[str, Any]) -> PlainOutcome | None:
@@ -90,19 +91,30 @@ def plain_outcome(obj: dict[str, Any]) -> PlainOutcome | None:
         and (route is None or (type(route) is str and len(route) <= 500))
     ):
         return None
-    return PlainOutcome(service, float(ts), code, None if latency is None else float(latency), ok)
+    lat = None if latency is None else float(latency)
+    return PlainOutcome(service, float(ts), code, lat, ok, route)
 
 
 def judge(slo: SLO, ev: RawOutcome | PlainOutcome) -> bool | None:
-    """Whether one request was good for ``slo``; None when the SLO can't tell (a latency SLO
-    and no latency_ms)."""
-    good = ev.ok if ev.ok is not None else slo.is_success(ev.status_code)
+    """Whether one request was good for ``slo``; None when the SLO does not count it (not one
+    of its operations) or can't tell (a latency SLO and no latency_ms)."""
+    if slo.operations is not None and not (ev.route is not None and slo.covers((ev.route,))):
+        return None
+    return judge_request(slo, ev.status_code, ev.ok, ev.latency_ms)
+
+
+def judge_request(
+    slo: SLO, status_code: int, ok: bool | None, latency_ms: float | None
+) -> bool | None:
+    """Whether a request with this status (or explicit ``ok``) and latency (ms) was good for
+    ``slo``; None for a latency SLO when the latency is unknown."""
+    good = ok if ok is not None else slo.is_success(status_code)
     if slo.sli_type != "latency":
         return good
-    if ev.latency_ms is None:
+    if latency_ms is None:
         return None
     assert slo.latency_threshold_ms is not None
-    return good and ev.latency_ms <= slo.latency_threshold_ms
+    return good and latency_ms <= slo.latency_threshold_ms
 
 
 def _reject(obj: Any, raw: bytes | None, reason: str, error: str, index: int | None) -> Rejection:
@@ -218,13 +230,25 @@ def classify(
     return None
 
 
-def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes | None]] | Rejection:
-    """The outcomes of one message, each with its own bytes for the DLQ (None for an element
-    of an array: encoded only if it is rejected), or why the message can't be read."""
-    if len(raw) > max_bytes:
-        return Rejection(
-            "too_large", f"(message): {len(raw)} bytes, expected at most {max_bytes}", raw
-        )
+# The items of one Kafka message, each with its own bytes for the DLQ (None for an element of
+# an array: encoded only if it is rejected), or why the message cannot be read. An item may
+# itself be a Rejection: a part the reader could not turn into an outcome (an OTLP span).
+Items = list[tuple[Any, bytes | None]]
+Reader = Callable[[bytes, Config, float], "Items | Rejection"]
+
+
+def too_large(raw: bytes, max_bytes: int) -> Rejection | None:
+    """Why a message is not read at all, if it is over the size limit (bytes)."""
+    if len(raw) <= max_bytes:
+        return None
+    return Rejection("too_large", f"(message): {len(raw)} bytes, expected at most {max_bytes}", raw)
+
+
+def split_message(raw: bytes, max_bytes: int = 2**20) -> Items | Rejection:
+    """The outcomes of one message of sloburn's own JSON (an object or an array of them)."""
+    big = too_large(raw, max_bytes)
+    if big is not None:
+        return big
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -232,6 +256,11 @@ def split_message(raw: bytes, max_bytes: int = 2**20) -> list[tuple[Any, bytes |
     if isinstance(doc, list):
         return [(obj, None) for obj in doc]
     return [(doc, raw)]
+
+
+def read_outcomes(raw: bytes, cfg: Config, now: float) -> Items | Rejection:
+    """The Reader of ``sloburn.outcomes``."""
+    return split_message(raw, cfg.settings.max_message_bytes)
 
 
 def ingest_message(
@@ -242,9 +271,11 @@ def ingest_message(
     watermarks: dict[str, float],
     offset: int = 0,
     judged: Callable[[bytes], None] | None = None,
+    read: Reader = read_outcomes,
 ) -> list[Rejection]:
-    """Decode one Kafka message (an outcome or a JSON array of them, at ``offset`` in its
-    partition) into ``into``: all of its accepted outcomes, or none of them. ``judged`` runs
+    """Decode one Kafka message (by default an outcome or a JSON array of them; ``read``
+    decodes another format into outcomes) at ``offset`` in its partition into ``into``: all of
+    its accepted outcomes, or none of them. ``judged`` runs
     after the last judgment, inside the containment (the worker's fault-injection point).
 
     Contained: an unexpected error while judging the message (a bug, or input no test
@@ -254,11 +285,14 @@ def ingest_message(
     mine = Aggregate()
     marks: ChainMap[str, float] = ChainMap({}, watermarks)  # writes stay in this message
     try:
-        items = split_message(raw, cfg.settings.max_message_bytes)
+        items = read(raw, cfg, now)
         if isinstance(items, Rejection):
             return [items]
         out = []
         for i, (obj, own) in enumerate(items):
+            if isinstance(obj, Rejection):
+                out.append(obj)
+                continue
             rej = classify(obj, own, cfg, now, mine, marks, offset, i if own is None else None)
             if rej is not None:
                 out.append(rej)

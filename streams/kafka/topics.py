@@ -41,9 +41,11 @@ async def ensure_topics(
     partitions: int,
     security: KafkaSecurity | None = None,
     replication: int | None = None,
+    inputs: tuple[str, ...] = (),
 ) -> list[str]:
-    """Create the pipeline's topics if missing, ``replication`` replicas each (unset: what the
-    broker calls for, streams.kafka.broker_probe); returns the ones created."""
+    """Create the pipeline's topics and the extra ``inputs`` it reads (OTLP topics) if
+    missing, ``replication`` replicas each (unset: what the broker calls for,
+    streams.kafka.broker_probe); returns the ones created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="sloburn-admin",
@@ -52,7 +54,7 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in ALL if t not in existing]
+        missing = [t for t in (*ALL, *inputs) if t not in existing]
         if missing:
             if replication is None:
                 replication = (await probe(bootstrap, security)).default_replication()

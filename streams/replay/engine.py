@@ -68,7 +68,7 @@ class InProcess:
         self.reasons[rejection.reason] += 1
 
     def _flush(self) -> None:
-        self.store.apply(self.pending.records(0))
+        self.store.apply(self.pending.records("0"))
         self.seen.update(self.pending.counts)
         self.pending = Aggregate()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -11,11 +12,37 @@ from streams.core.release_gate import SEVERITY
 from streams.core.slo_math import SloStatus
 
 
+class OtlpMetrics:
+    """What OpenTelemetry input amounted to; the worker's and ``sloburn otlp``'s own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.spans = Counter(
+            "sloburn_otlp_spans_total",
+            "OTLP spans read, by result: counted, rejected (bad times or status, answered in "
+            "partial_success or dead-lettered), not_a_request (a span kind no SLO counts), "
+            "unknown_service (no SLO), no_slo (no SLO of the service covers its operation).",
+            ["result"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            "sloburn_otlp_requests_total",
+            "OTLP/HTTP export requests answered, by HTTP status code.",
+            ["code"],
+            registry=registry,
+        )
+
+    def tally(self, results: Mapping[str, int]) -> None:
+        """Count one request's or message's spans by result."""
+        for result, n in results.items():
+            self.spans.labels(result).inc(n)
+
+
 class Metrics:
     """Every metric the worker exposes on /metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.otlp = OtlpMetrics(self.registry)
         self._series: dict[str, set[tuple[Gauge, tuple[str, ...]]]] = {}  # per SLO, for removal
         r = self.registry
         self.budget_remaining = Gauge(
@@ -69,7 +96,8 @@ class Metrics:
         )
         self.outcomes_skipped = Counter(
             "sloburn_outcomes_skipped_total",
-            "Accepted outcomes an SLO could not judge (e.g. no latency_ms for a latency SLO).",
+            "Accepted outcomes an SLO did not count: not one of its operations, or it could not "
+            "judge them (e.g. no latency_ms for a latency SLO).",
             ["slo"],
             registry=r,
         )

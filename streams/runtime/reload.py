@@ -42,12 +42,15 @@ class ReloadResult:
 
 def blockers(old: Config, new: Config) -> list[str]:
     """Changes only a restart can apply (topics, table layout and timers depend on them)."""
-    return [
+    out = [
         f"settings.{name}: changed from {getattr(old.settings, name)} to "
         f"{getattr(new.settings, name)}; this needs a worker restart"
         for name in FIXED_SETTINGS
         if getattr(old.settings, name) != getattr(new.settings, name)
     ]
+    if old.otlp.kafka_topics != new.otlp.kafka_topics:
+        out.append("otlp.kafka_topics: changed; the agents reading them need a worker restart")
+    return out
 
 
 def changes(old: Config, new: Config) -> list[str]:

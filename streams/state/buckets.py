@@ -176,7 +176,7 @@ class BucketStore:
         for rec in records:
             fresh: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}
             newest_offset: dict[str, int] = {}
-            part = str(rec.src_partition)
+            part = rec.source
             for offset, start, bad, total in rec.counts:
                 start = floor_to(start, self.bucket_s)
                 hour = (rec.slo, floor_to(start, BLOCK_S))

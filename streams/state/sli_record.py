@@ -19,11 +19,13 @@ class SliRecord:
     slo: str
     counts: list[tuple[int, int, int, int]]  # (source offset, bucket start unix s, bad, total)
     newest_ts: float  # unix seconds
-    src_partition: int
+    # Where the offsets count: the partition number of sloburn.outcomes ("3"), or
+    # "<topic>:<partition>" for another input topic (OTLP), whose offsets are another sequence.
+    source: str
 
     def to_bytes(self) -> bytes:
         """Compact JSON array form."""
-        return orjson.dumps([self.slo, self.counts, self.newest_ts, self.src_partition])
+        return orjson.dumps([self.slo, self.counts, self.newest_ts, self.source])
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SliRecord:
@@ -34,14 +36,13 @@ class SliRecord:
             type(slo) is str
             and type(counts) is list
             and type(newest) in (int, float)
-            and type(part) is int
-            and part >= 0
+            and ((type(part) is int and part >= 0) or (type(part) is str and 0 < len(part) <= 300))
             and all(
                 type(c) is list and len(c) == 4 and all(type(x) is int for x in c) for c in counts
             )
         ):
             raise ValueError(
                 "not an SLI record: expected [slo, [[offset, start, bad, total]...], "
-                "newest_ts, partition]"
+                "newest_ts, source]"
             )
-        return cls(slo, [tuple(c) for c in counts], float(newest), part)
+        return cls(slo, [tuple(c) for c in counts], float(newest), str(part))

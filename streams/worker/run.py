@@ -41,7 +41,13 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
     replication = cfg.settings.replication_factor or info.default_replication()
     rt = replace(rt, replication=replication)
     created = asyncio.run(
-        ensure_topics(rt.broker, cfg.settings.partitions, rt.security, replication)
+        ensure_topics(
+            rt.broker,
+            cfg.settings.partitions,
+            rt.security,
+            replication,
+            inputs=tuple(t.topic for t in cfg.otlp.kafka_topics),
+        )
     )
     log.info(
         "broker %s: %s, cluster %s, %d broker(s); topics created with %d replica(s); %s",

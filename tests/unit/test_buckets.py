@@ -54,7 +54,7 @@ def test_window_sums_equal_brute_force_over_buckets(
         start = BASE + slot * 10
         old = cells.get(start, (0, 0))
         cells[start] = (old[0] + bad, old[1] + bad + good)
-        records.append(SliRecord(SLO, [(i, start, bad, bad + good)], start + 1, 0))
+        records.append(SliRecord(SLO, [(i, start, bad, bad + good)], start + 1, "0"))
     for i in range(0, len(records), batch):
         store.apply(records[i : i + batch])
     t = BASE + t_off + t_frac
@@ -63,7 +63,7 @@ def test_window_sums_equal_brute_force_over_buckets(
 
 def test_redelivered_record_is_not_counted_twice() -> None:
     store = BucketStore({}, 10)
-    rec = SliRecord(SLO, [(41, BASE, 1, 10), (41, BASE + BLOCK_S, 2, 20)], BASE + BLOCK_S, 3)
+    rec = SliRecord(SLO, [(41, BASE, 1, 10), (41, BASE + BLOCK_S, 2, 20)], BASE + BLOCK_S, "3")
     assert store.apply([rec]) == 0
     assert store.apply([rec]) == 2  # both contributions of message 41 already held
     assert store.window(SLO, BASE + 2 * BLOCK_S, 3 * BLOCK_S) == Counts(3, 30)
@@ -73,8 +73,8 @@ def test_a_batch_re_run_with_other_boundaries_counts_every_message_once() -> Non
     # Ingest aggregated messages 1..10 into one record, crashed before committing its offsets,
     # and after the restart cut the re-read stream differently: 6..15 in one record.
     store = BucketStore({}, 10)
-    first = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(1, 11)], BASE + 100, 0)
-    rerun = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(6, 16)], BASE + 150, 0)
+    first = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(1, 11)], BASE + 100, "0")
+    rerun = SliRecord(SLO, [(o, BASE + o * 10, 1, 2) for o in range(6, 16)], BASE + 150, "0")
     store.apply([first])
     assert store.apply([rerun]) == 5  # messages 6..10 skipped, 11..15 applied
     assert store.window(SLO, BASE + 3600, 3600) == Counts(15, 30)
@@ -82,22 +82,22 @@ def test_a_batch_re_run_with_other_boundaries_counts_every_message_once() -> Non
 
 def test_dedup_is_per_source_partition_and_per_block() -> None:
     store = BucketStore({}, 10)
-    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, 0)])
+    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, "0")])
     # Same offset, other partition: a different source message, applied.
-    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, 1)])
+    store.apply([SliRecord(SLO, [(5, BASE, 1, 1)], BASE, "1")])
     # A message spanning an applied block and a fresh one: only the fresh block takes it
     # (a crash between the two block writes left exactly this state).
     store.blocks[block_key(SLO, BASE)]["a"]["2"] = 9
-    store.apply([SliRecord(SLO, [(9, BASE, 1, 1), (9, BASE + BLOCK_S, 1, 1)], BASE + BLOCK_S, 2)])
+    store.apply([SliRecord(SLO, [(9, BASE, 1, 1), (9, BASE + BLOCK_S, 1, 1)], BASE + BLOCK_S, "2")])
     assert store.window(SLO, BASE + BLOCK_S, 2 * BLOCK_S) == Counts(3, 3)
 
 
 def test_offsets_of_a_replaced_broker_do_not_hide_the_new_brokers_messages() -> None:
     # A memory broker restarted empty: its offsets begin at 0 again under a new cluster id.
     store = BucketStore({}, 10)
-    old = SliRecord(SLO, [(o, BASE + 10 + o, 0, 1) for o in range(100)], BASE + 109, 0)
+    old = SliRecord(SLO, [(o, BASE + 10 + o, 0, 1) for o in range(100)], BASE + 109, "0")
     assert store.apply([old], "broker-a") == 0
-    new = SliRecord(SLO, [(o, BASE + 200 + o, 1, 1) for o in range(10)], BASE + 209, 0)
+    new = SliRecord(SLO, [(o, BASE + 200 + o, 1, 1) for o in range(10)], BASE + 209, "0")
     assert store.apply([new], "broker-a") == 10  # same incarnation: taken for a redelivery
     assert store.apply([new], "broker-b") == 0  # new incarnation: old marks dropped
     assert store.apply([new], "broker-b") == 10  # and its own redeliveries still skipped
@@ -113,7 +113,7 @@ def test_a_batch_writes_each_block_once() -> None:
             super().__setitem__(k, v)
 
     store = BucketStore(Recording(), 10)
-    store.apply([SliRecord(SLO, [(i, BASE + i * 10, 0, 1)], BASE, 0) for i in range(100)])
+    store.apply([SliRecord(SLO, [(i, BASE + i * 10, 0, 1)], BASE, "0") for i in range(100)])
     assert sorted(writes) == [block_key(SLO, BASE)]
 
 
@@ -121,7 +121,7 @@ def test_maintain_moves_old_hours_into_their_day_keeping_rollups_and_expires_old
     day = BASE - BASE % DAY_S
     store = BucketStore({}, 10)
     for h in range(5):
-        store.apply([SliRecord(SLO, [(h, day + h * BLOCK_S + 910, 1, 2)], day, 0)])
+        store.apply([SliRecord(SLO, [(h, day + h * BLOCK_S + 910, 1, 2)], day, "0")])
     store.maintain(SLO, compact_before=day + 4 * BLOCK_S, expire_before=day + BLOCK_S)
     # Hour 0 expired, hours 1-3 moved into the day block, hour 4 keeps its base cells.
     assert sorted(store.keys_of(SLO)) == [block_key(SLO, day + 4 * BLOCK_S), day_key(SLO, day)]
@@ -143,11 +143,11 @@ def test_maintain_moves_old_hours_into_their_day_keeping_rollups_and_expires_old
 def test_a_moved_hour_still_skips_redeliveries_and_takes_late_counts() -> None:
     day = BASE - BASE % DAY_S
     store = BucketStore({}, 10)
-    first = SliRecord(SLO, [(7, day + 100, 1, 5)], day + 100, 0)
+    first = SliRecord(SLO, [(7, day + 100, 1, 5)], day + 100, "0")
     store.apply([first])
     store.maintain(SLO, compact_before=day + 2 * BLOCK_S, expire_before=0)
     assert store.apply([first]) == 1  # redelivered after the move: the day's marks know it
-    store.apply([SliRecord(SLO, [(8, day + 200, 2, 2)], day + 200, 0)])  # a backlog message
+    store.apply([SliRecord(SLO, [(8, day + 200, 2, 2)], day + 200, "0")])  # a backlog message
     assert sorted(store.keys_of(SLO)) == [day_key(SLO, day)]  # no hour block comes back
     assert store.range(SLO, day - 1, day + BLOCK_S, ROLLUP_S) == Counts(3, 7)
     assert store.newest_event(SLO) == day + 200
@@ -155,7 +155,7 @@ def test_a_moved_hour_still_skips_redeliveries_and_takes_late_counts() -> None:
 
 def test_blocks_survive_their_changelog_encoding() -> None:
     store = BucketStore({}, 10, {SLO: (60, Fraction("0.9"))})
-    store.apply([SliRecord(SLO, [(1, BASE, 3, 4), (2, BASE + 70, 0, 9)], BASE + 75, 0)])
+    store.apply([SliRecord(SLO, [(1, BASE, 3, 4), (2, BASE + 70, 0, 9)], BASE + 75, "0")])
     store.maintain(SLO, compact_before=BASE - BASE % BLOCK_S, expire_before=0)
     for key, block in store.blocks.items():
         again = decode_block(encode_block(block))
@@ -165,7 +165,7 @@ def test_blocks_survive_their_changelog_encoding() -> None:
 def test_newest_event_survives_in_the_blocks() -> None:
     store = BucketStore({}, 10)
     assert store.newest_event(SLO) is None
-    store.apply([SliRecord(SLO, [(1, BASE, 0, 1), (1, BASE + 20, 0, 1)], BASE + 27.5, 0)])
+    store.apply([SliRecord(SLO, [(1, BASE, 0, 1), (1, BASE + 20, 0, 1)], BASE + 27.5, "0")])
     assert store.newest_event(SLO) == BASE + 27.5
 
 

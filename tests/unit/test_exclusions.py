@@ -35,7 +35,7 @@ def test_an_exclusion_added_after_the_fact_clears_the_alerts_its_events_caused()
     # 6 h healthy, then 10 minutes all failing: every Workbook rule fires.
     for offset, ts in enumerate(range(T0 - 6 * 3600, T0 + 600, 10)):
         bad = 60 if ts >= T0 else 0
-        store.apply([SliRecord(CHECKOUT.id, [(offset, ts, bad, 60)], ts, 0)])
+        store.apply([SliRecord(CHECKOUT.id, [(offset, ts, bad, 60)], ts, "0")])
     st, events = ev.evaluate(CHECKOUT, T0 + 599)
     assert sorted(e.rule for e in events if e.state == "firing") == RULES
     assert st.slo_window.bad == 3600
@@ -67,7 +67,7 @@ def test_windows_lose_exactly_the_cells_an_exclusion_overlaps(
     applied = []
     for i, (slot, bad, good) in enumerate(cells):
         ts = T0 + slot * 10
-        store.apply([SliRecord(CHECKOUT.id, [(i, ts, bad, bad + good)], ts, 0)])
+        store.apply([SliRecord(CHECKOUT.id, [(i, ts, bad, bad + good)], ts, "0")])
         applied.append((ts, bad, bad + good))
     ev.exclusions = [exclusion(T0 + a + 0.5, T0 + a + n) for a, n in spans]
     t = T0 + t_off

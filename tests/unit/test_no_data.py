@@ -42,7 +42,7 @@ def test_an_slo_without_events_for_its_no_data_window_tickets_and_resolves_when_
     ev = Evaluator(store, {}, 300)
 
     def traffic(offset: int, ts: int) -> None:
-        store.apply([SliRecord(slo.id, [(offset, ts, 0, 10)], ts, 0)])
+        store.apply([SliRecord(slo.id, [(offset, ts, 0, 10)], ts, "0")])
 
     traffic(1, T0)
     assert ev.evaluate(slo, T0 + 1790)[1] == []  # the last bucket is still in the window

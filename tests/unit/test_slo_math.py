@@ -51,7 +51,7 @@ class Timeline:
     def feed(self, start: int, end: int, bad: int, total: int, evaluate: bool = True) -> None:
         for t in range(start, end, self.bucket_s):
             self.offset += 1
-            self.store.apply([SliRecord(self.slo.id, [(self.offset, t, bad, total)], t, 0)])
+            self.store.apply([SliRecord(self.slo.id, [(self.offset, t, bad, total)], t, "0")])
             if evaluate:
                 self.evaluate(t)
 
@@ -177,8 +177,8 @@ def test_rule_needs_both_windows() -> None:
     slo = SLO(**{**slo.__dict__, "alerts": (rule,)})
     store = BucketStore({}, 10)
     # 1h: 150 bad of 6600 (burn 22.7) but the last 5 minutes are clean: no page.
-    store.apply([SliRecord(slo.id, [(1, T0, 150, 3600)], T0, 0)])
-    store.apply([SliRecord(slo.id, [(2, T0 + 3000 + 10 * i, 0, 100) for i in range(30)], T0, 0)])
+    store.apply([SliRecord(slo.id, [(1, T0, 150, 3600)], T0, "0")])
+    store.apply([SliRecord(slo.id, [(2, T0 + 3000 + 10 * i, 0, 100) for i in range(30)], T0, "0")])
     t = T0 + 3290
     st_ = evaluate_slo(
         slo, t, lambda w: store.window(slo.id, t, w), store.window(slo.id, t, 86400), 86400, {}

@@ -134,7 +134,9 @@ def test_every_window_and_the_budget_window_equal_brute_force(
         batch += [(t - back, bad, bad + 1) for back, bad in late]
         for ts, bad, total in batch:
             offset += 1
-            store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), bad, total)], ts, 0)])
+            store.apply(
+                [SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), bad, total)], ts, "0")]
+            )
             applied.append((ts, bad, total))
         window_counts, budget_c, length = ev.counts(slo, t)
         for w in slo.windows_s:
@@ -183,7 +185,7 @@ def test_page_windows_count_10_s_buckets_and_day_windows_15_minute_cells() -> No
     # Two minutes past the 1d and 6h edges: inside both windows by 10-s buckets; by roll-up
     # cell, the 1d window's oldest cell starts 10 minutes past its edge, so it falls out.
     for offset, ts in enumerate((t - 86400 + 120, t - 6 * 3600 + 120)):
-        store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), 1, 1)], ts, 0)])
+        store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), 1, 1)], ts, "0")])
     window_counts, _, _ = ev.counts(slo, t)
     assert slo.base_horizon_s == 6 * 3600
     assert window_counts(6 * 3600) == Counts(1, 1)

@@ -13,7 +13,9 @@ from typing import Any
 
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import Rejection, dlq_record
-from streams.ingest.outcomes import ingest_message
+from streams.ingest.otlp_reader import OtlpReader
+from streams.ingest.otlp_wire import Encoding
+from streams.ingest.outcomes import Reader, ingest_message, read_outcomes
 from streams.kafka import topics
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
@@ -21,6 +23,12 @@ from streams.runtime.wiring import Wiring
 
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.1
+
+
+def source_of_offsets(topic: str, partition: int) -> str:
+    """The sequence a message's offset belongs to (SliRecord.source): the partition's number
+    on sloburn.outcomes (as table blocks have always recorded it), else topic and partition."""
+    return str(partition) if topic == topics.OUTCOMES else f"{topic}:{partition}"
 
 
 def fault_point(raw: bytes) -> None:
@@ -33,26 +41,27 @@ class Ingest:
     service's outcomes share a partition). In memory: after a restart lateness is judged from
     the first events seen again."""
 
-    def __init__(self, w: Wiring) -> None:
+    def __init__(self, w: Wiring, read: Reader = read_outcomes) -> None:
         self.w = w
+        self.read = read  # the input's format (outcomes JSON, OTLP)
         self.watermarks: dict[str, float] = {}
 
     async def batch(self, events: list[Any]) -> None:
         """Judge a batch of messages, dead-letter what cannot count, publish the SLI records."""
         now = time.time()
         cfg = self.w.cfg  # read per batch: a reload swaps it
-        per_partition: dict[int, Aggregate] = {}
+        per_source: dict[str, Aggregate] = {}
         for ev in events:
             msg = ev.message
-            agg = per_partition.setdefault(msg.partition, Aggregate())
+            agg = per_source.setdefault(source_of_offsets(msg.topic, msg.partition), Aggregate())
             raw = ev.value or b""
             rejections = ingest_message(
-                raw, cfg, now, agg, self.watermarks, msg.offset, judged=fault_point
+                raw, cfg, now, agg, self.watermarks, msg.offset, judged=fault_point, read=self.read
             )
             if rejections:
                 await self.dead_letter(ev, raw, rejections)
-        for src_partition, agg in per_partition.items():
-            await self.publish(src_partition, agg)
+        for source, agg in per_source.items():
+            await self.publish(source, agg)
 
     async def dead_letter(self, ev: Any, raw: bytes, rejections: list[Rejection]) -> None:
         """One DLQ record for a message with rejected outcomes, counted per reason."""
@@ -69,11 +78,11 @@ class Ingest:
         dlq = self.w.outcomes_dlq
         await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, where))
 
-    async def publish(self, src_partition: int, agg: Aggregate) -> None:
+    async def publish(self, source: str, agg: Aggregate) -> None:
         """The SLI records of one source partition's outcomes, and their counts."""
         w, m, tp = self.w, self.w.metrics, self.w.throughput
         n = w.cfg.settings.partitions  # fixed for the worker's life (streams.runtime.reload)
-        for rec in agg.records(src_partition):
+        for rec in agg.records(source):
             await w.sli.send(
                 key=rec.slo.encode(),
                 value=rec.to_bytes(),
@@ -88,10 +97,18 @@ class Ingest:
 
 
 def register(w: Wiring) -> None:
-    """Attach the ingest agent to the app."""
-    state = Ingest(w)
+    """Attach the ingest agent to the app, and one per OTLP topic of the config (topics are
+    fixed for the worker's life, like partitions: streams.runtime.reload)."""
+    _agent(w, w.outcomes, "ingest", Ingest(w))
+    for source in w.cfg.otlp.kafka_topics:
+        topic = w.app.topic(source.topic, key_serializer="raw", value_serializer="raw")
+        encoding: Encoding = "json" if source.encoding == "otlp_json" else "proto"
+        reader = OtlpReader(encoding, w.metrics.otlp.tally)
+        _agent(w, topic, f"ingest-otlp-{source.topic}", Ingest(w, reader))
 
-    @w.app.agent(w.outcomes, name="ingest")
+
+def _agent(w: Wiring, topic: Any, name: str, state: Ingest) -> None:
+    @w.app.agent(topic, name=name)
     @contained("ingest")
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
