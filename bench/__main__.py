@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.eval import bench_memory, bench_tick
+from bench.otlp import bench_otlp
 from bench.page import bench_time_to_page
 from bench.pipeline import bench_guarantees, bench_pipeline
 from bench.soak import soak
@@ -114,8 +115,14 @@ def bench_page(workdir: Path) -> dict[str, Any]:
     return bench_time_to_page()
 
 
+def bench_otlp_(workdir: Path) -> dict[str, Any]:
+    """Spans/s of one sloburn otlp process against a bare protobuf decode (bench.otlp)."""
+    return bench_otlp(workdir)
+
+
 BENCHES = {
     "pipeline": bench_pipeline_,
+    "otlp": bench_otlp_,
     "page": bench_page,
     "guarantee": bench_guarantee,
     "evaluation": bench_evaluation,

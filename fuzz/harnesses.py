@@ -28,6 +28,8 @@ from streams.http.gate import OverrideRequest
 from streams.http.silences import silence_json
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import DLQ_RAW_MAX, REASONS, dlq_record
+from streams.ingest.otlp_reader import OtlpReader
+from streams.ingest.otlp_wire import decode_traces
 from streams.ingest.outcomes import ingest_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,4 +147,37 @@ def api(data: bytes) -> None:
             _iso(made)
 
 
-HARNESSES: dict[str, Callable[[bytes], None]] = {"ingest": ingest, "config": config, "api": api}
+def otlp(data: bytes) -> None:
+    """An OTLP traces message from a Kafka topic (JSON when it starts with "{", else protobuf):
+    refused whole as invalid_otlp or too_large, or every span is counted, ignored or rejected
+    by a known reason; never internal_error, and the DLQ record is one and bounded."""
+    cfg = _config()
+    tally: dict[str, int] = {}
+    read = OtlpReader("json" if data[:1] == b"{" else "proto", tally.update)
+    agg = Aggregate()
+    rejections = ingest_message(data, cfg, NOW, agg, {}, offset=1, read=read)
+    reasons = {r.reason for r in rejections}
+    if not reasons <= set(REASONS) or "internal_error" in reasons:
+        raise Finding(f"reasons {reasons}: {[r.error for r in rejections][:3]}")
+    whole = len(rejections) == 1 and rejections[0].reason in ("invalid_otlp", "too_large")
+    if not whole:
+        spans = sum(
+            len(ss.spans)
+            for rs in decode_traces(data, read.encoding).resource_spans
+            for ss in rs.scope_spans
+        )
+        if sum(tally.values()) != spans:
+            raise Finding(f"{spans} spans but {tally}")
+    if rejections and len(dlq_record(data, rejections)) > DLQ_RECORD_MAX:
+        raise Finding("dead-letter record over its bound")
+    for cells in agg.counts.values():
+        if any(not 0 <= bad <= total for bad, total in cells.values()):
+            raise Finding(f"impossible counts {cells}")
+
+
+HARNESSES: dict[str, Callable[[bytes], None]] = {
+    "ingest": ingest,
+    "config": config,
+    "api": api,
+    "otlp": otlp,
+}

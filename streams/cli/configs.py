@@ -21,7 +21,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f">{float(r.burn):g}x)"
             for r in slo.alerts
         )
-        print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_label}; {rules}")
+        covers = "" if slo.operations is None else f"; operations {sorted(slo.operations)}"
+        if slo.span_kinds != {"server"}:
+            covers += f"; span kinds {sorted(slo.span_kinds)}"
+        print(f"ok {slo.id}: target {float(slo.target):g} over {slo.window_label}; {rules}{covers}")
+    for t in cfg.otlp.kafka_topics:
+        print(f"ok otlp: reads spans from Kafka topic {t.topic} ({t.encoding})")
     for line in cfg.warnings:
         print(f"config warning: {line}", file=sys.stderr)
     return 0
@@ -64,7 +69,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     cfg = load(config_paths(args.config))
     assert isinstance(cfg, Config)
     names = MetricNames(
-        args.requests_metric, args.duration_metric, args.service_label, args.code_label
+        args.requests_metric,
+        args.duration_metric,
+        args.service_label,
+        args.code_label,
+        args.route_label,
+        args.method_label,
     )
     print(prometheus_rules(cfg, names), end="")
     return 0
@@ -87,4 +97,6 @@ def add_parsers(sub: Any) -> None:
     ru.add_argument("--duration-metric", default="http_request_duration_seconds")
     ru.add_argument("--service-label", default="service")
     ru.add_argument("--code-label", default="code")
+    ru.add_argument("--route-label", default="route", help="for SLOs with operations")
+    ru.add_argument("--method-label", default="method", help="for operations like 'POST /pay'")
     ru.set_defaults(fn=cmd_rules)

@@ -91,6 +91,8 @@ def export_warnings(slos: Iterable[SLO]) -> list[str]:
             continue
         if slo.success_codes:
             out.append(f"{slo.id}: success_codes has no OpenSLO form; left out")
+        if slo.operations is not None or slo.span_kinds != {"server"}:
+            out.append(f"{slo.id}: operations and span_kinds have no OpenSLO form; left out")
         if slo.enforcement != type(slo.enforcement)():
             out.append(f"{slo.id}: enforcement (release gate, notification) left out")
         windows = [r.long_window_s for r in slo.alerts] + [r.short_window_s for r in slo.alerts]

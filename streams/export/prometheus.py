@@ -30,26 +30,55 @@ class MetricNames:
     duration: str = "http_request_duration_seconds"  # a histogram: _bucket, _count
     service_label: str = "service"
     code_label: str = "code"
+    route_label: str = "route"  # for SLOs that cover some operations only
+    method_label: str = "method"
 
 
 def _codes(slo: SLO) -> str:
     return "|".join(str(c) for c in sorted(slo.success_codes or ()))
 
 
+def _label(name: str, value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name}="{escaped}"'
+
+
+def _selectors(slo: SLO, names: MetricNames) -> list[str]:
+    """The label selectors of the SLO's requests: the service's, or one per operation ("POST
+    /pay" is a method and a route; anything else a route)."""
+    svc = _label(names.service_label, slo.service)
+    if slo.operations is None:
+        return [svc]
+    out = []
+    for op in sorted(slo.operations):
+        method, _, route = op.partition(" ")
+        if route and method.isupper():
+            out.append(
+                f"{svc},{_label(names.method_label, method)},{_label(names.route_label, route)}"
+            )
+        else:
+            out.append(f"{svc},{_label(names.route_label, op)}")
+    return out
+
+
+def _increase(metric: str, selectors: list[str], extra: str, window: str) -> str:
+    return " + ".join(f"sum(increase({metric}{{{sel}{extra}}}[{window}]))" for sel in selectors)
+
+
 def _bad_total(slo: SLO, names: MetricNames, window: str) -> tuple[str, str]:
     """(bad, total) over a window, from increases of the request metrics."""
-    svc = f'{names.service_label}="{slo.service}"'
+    sels = _selectors(slo, names)
     code = names.code_label
     if slo.sli_type == "latency":
         assert slo.latency_threshold_ms is not None
         le = f"{slo.latency_threshold_ms / 1000:g}"
         ok = f',{code}=~"{_codes(slo)}"' if slo.success_codes else f',{code}!~"5.."'
-        total = f"sum(increase({names.duration}_count{{{svc}}}[{window}]))"
-        good = f'sum(increase({names.duration}_bucket{{{svc},le="{le}"{ok}}}[{window}]))'
+        total = _increase(f"{names.duration}_count", sels, "", window)
+        good = _increase(f"{names.duration}_bucket", sels, f',le="{le}"{ok}', window)
         return f"({total}) - ({good})", total
     bad_sel = f'{code}!~"{_codes(slo)}"' if slo.success_codes else f'{code}=~"5.."'
-    bad = f"sum(increase({names.requests}{{{svc},{bad_sel}}}[{window}]))"
-    return bad, f"sum(increase({names.requests}{{{svc}}}[{window}]))"
+    bad = _increase(names.requests, sels, f",{bad_sel}", window)
+    return bad, _increase(names.requests, sels, "", window)
 
 
 def _ratio_expr(slo: SLO, cfg: Config, names: MetricNames, window: str) -> str:

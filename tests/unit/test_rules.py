@@ -144,3 +144,23 @@ def test_prometheus_pages_on_a_total_outage_like_sloburn_does(tmp_path: Path) ->
         [PROMTOOL or "", "test", "rules", str(test)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@needs_promtool
+def test_an_slo_of_some_operations_selects_their_method_and_route(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "ops.yaml"
+    cfg_file.write_text(
+        "services:\n  checkout-api:\n    sli_type: success_rate\n    target: 0.999\n"
+        '    window_days: 30\n    operations: ["POST /pay", "/refund", \'say "hi"\']\n'
+    )
+    text = rules_text(str(cfg_file), "--route-label", "http_route", "--method-label", "verb")
+    ratio = yaml.safe_load(text)["groups"][0]["rules"][0]["expr"]
+    assert 'service="checkout-api",verb="POST",http_route="/pay",code=~"5.."' in ratio
+    assert 'service="checkout-api",http_route="/refund",code=~"5.."' in ratio
+    assert 'http_route="say \\"hi\\""' in ratio
+    out = tmp_path / "rules.yaml"
+    out.write_text(text)
+    proc = subprocess.run(
+        [PROMTOOL or "", "check", "rules", str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -37,14 +37,16 @@ def fault_point(raw: bytes) -> None:
 
 
 class Ingest:
-    """The ingest agent's state: the newest accepted event time per service (all of a
-    service's outcomes share a partition). In memory: after a restart lateness is judged from
-    the first events seen again."""
+    """The ingest agent's state: the newest accepted event time per source partition and
+    service. Per partition because lateness is about one ordered stream: a service's outcomes
+    share a partition of sloburn.outcomes, but the Collector spreads a service's spans over
+    every partition of its topic, and a partition read behind another is not late. In memory:
+    after a restart lateness is judged from the first events seen again."""
 
     def __init__(self, w: Wiring, read: Reader = read_outcomes) -> None:
         self.w = w
         self.read = read  # the input's format (outcomes JSON, OTLP)
-        self.watermarks: dict[str, float] = {}
+        self.watermarks: dict[str, dict[str, float]] = {}
 
     async def batch(self, events: list[Any]) -> None:
         """Judge a batch of messages, dead-letter what cannot count, publish the SLI records."""
@@ -53,10 +55,12 @@ class Ingest:
         per_source: dict[str, Aggregate] = {}
         for ev in events:
             msg = ev.message
-            agg = per_source.setdefault(source_of_offsets(msg.topic, msg.partition), Aggregate())
+            source = source_of_offsets(msg.topic, msg.partition)
+            agg = per_source.setdefault(source, Aggregate())
+            marks = self.watermarks.setdefault(source, {})
             raw = ev.value or b""
             rejections = ingest_message(
-                raw, cfg, now, agg, self.watermarks, msg.offset, judged=fault_point, read=self.read
+                raw, cfg, now, agg, marks, msg.offset, judged=fault_point, read=self.read
             )
             if rejections:
                 await self.dead_letter(ev, raw, rejections)
