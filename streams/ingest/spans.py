@@ -13,7 +13,6 @@ spans arrive: a 512-span request becomes a handful of pre-counted outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,6 @@ from streams.ingest.dead_letters import Rejection
 from streams.ingest.outcomes import judge_request
 
 KIND_NUMBERS = {"server": 2, "consumer": 5}  # OTLP SpanKind
-_KIND_NAMES = {n: k for k, n in KIND_NUMBERS.items()}
 STATUS_ERROR = 2  # OTLP Status.code STATUS_CODE_ERROR
 # gRPC codes that are the server's failure (semantic conventions, gRPC server spans).
 GRPC_SERVER_ERRORS = frozenset({2, 4, 12, 13, 14, 15})
@@ -42,8 +40,9 @@ class SpanCounts:
     results: dict[str, int] = field(default_factory=dict)  # counted, IGNORED, rejected
     rejections: list[Rejection] = field(default_factory=list)  # one per rejected span
 
-    def note(self, result: str) -> None:
-        self.results[result] = self.results.get(result, 0) + 1
+    def note(self, result: str, n: int = 1) -> None:
+        if n:
+            self.results[result] = self.results.get(result, 0) + n
 
     def reject(self, reason: str, error: str, span: Any, service: str) -> None:
         self.note("rejected")
@@ -80,14 +79,19 @@ def _status(attrs: Any, span_status: int) -> tuple[int, bool | None] | str:
     status is judged by the SLO (unless the span status says ERROR), a span without one is
     good unless its status or gRPC code says otherwise."""
     bad = span_status == STATUS_ERROR
-    for key in HTTP_STATUS_KEYS:
-        if key in attrs:
-            code = _number(attrs[key])
-            if code is None or not 100 <= code <= 599:
-                return f"{key}: expected an HTTP status code (100-599)"
-            return code, (False if bad else None)
-    if "rpc.grpc.status_code" in attrs:
-        grpc = _number(attrs["rpc.grpc.status_code"])
+    key = HTTP_STATUS_KEYS[0]
+    value = attrs.get(key)
+    if value is None:
+        key = HTTP_STATUS_KEYS[1]
+        value = attrs.get(key)
+    if value is not None:
+        code = _number(value)
+        if code is None or not 100 <= code <= 599:
+            return f"{key}: expected an HTTP status code (100-599)"
+        return code, (False if bad else None)
+    value = attrs.get("rpc.grpc.status_code")
+    if value is not None:
+        grpc = _number(value)
         if grpc is None or not 0 <= grpc <= 16:
             return "rpc.grpc.status_code: expected a gRPC status code (0-16)"
         bad = bad or grpc in GRPC_SERVER_ERRORS
@@ -95,86 +99,75 @@ def _status(attrs: Any, span_status: int) -> tuple[int, bool | None] | str:
 
 
 def _names(span: Any, attrs: Any) -> tuple[str, ...]:
-    route = attrs["http.route"].string_value if "http.route" in attrs else ""
-    if not route:
+    """The names an SLO's operations match: the span's name, its route, "METHOD route"."""
+    route = attrs.get("http.route")
+    if route is None or not route.string_value:
         return (span.name,)
-    method = next(
-        (attrs[k].string_value for k in ("http.request.method", "http.method") if k in attrs), ""
-    )
-    return (span.name, route, f"{method} {route}") if method else (span.name, route)
-
-
-def _spans(request: Any) -> Iterator[tuple[str, Any]]:
-    for rs in request.resource_spans:
-        attrs = rs.resource.attributes
-        service = attrs["service.name"].string_value if "service.name" in attrs else ""
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                yield service, span
+    method = attrs.get("http.request.method") or attrs.get("http.method")
+    r = route.string_value
+    return (span.name, r, f"{method.string_value} {r}") if method else (span.name, r)
 
 
 def count_spans(request: Any, cfg: Config, now: float) -> SpanCounts:
     """Judge every span of a decoded request (streams.ingest.otlp_wire) against the SLOs of
     its service. ``now`` (unix seconds) bounds how far ahead an end time may lie."""
     out = SpanCounts()
-    ahead_ns = (now + cfg.settings.max_future_seconds) * 1e9
-    kinds: dict[str, frozenset[int]] = {}
-    for service, span in _spans(request):
+    for rs in request.resource_spans:
+        name = rs.resource.attributes.get("service.name")
+        service = name.string_value if name is not None else ""
         slos = cfg.slos_of(service)
-        if not slos:
-            out.note("unknown_service")
-            continue
-        counted = kinds.get(service)
-        if counted is None:
-            counted = kinds[service] = frozenset(
-                KIND_NUMBERS[k] for s in slos for k in s.span_kinds
-            )
-        if span.kind not in counted:
-            out.note("not_a_request")
-            continue
-        start, end = span.start_time_unix_nano, span.end_time_unix_nano
-        if not 0 < start <= end:
-            out.reject("invalid_value", "span times: expected 0 < start <= end", span, service)
-            continue
-        if end > ahead_ns:
-            error = f"end_time_unix_nano: more than {cfg.settings.max_future_seconds}s ahead"
-            out.reject("future_timestamp", error, span, service)
-            continue
-        attrs = span.attributes
-        status = _status(attrs, span.status.code)
-        if isinstance(status, str):
-            out.reject("invalid_value", status, span, service)
-            continue
-        if not _judge_span(out, slos, span, attrs, status, service):
-            out.note("no_slo")
-            continue
-        out.note("counted")
+        if slos:
+            _count_resource(out, rs, service, slos, cfg, now)
+        else:
+            out.note("unknown_service", sum(len(ss.spans) for ss in rs.scope_spans))
     return out
 
 
-def _judge_span(
-    out: SpanCounts,
-    slos: tuple[SLO, ...],
-    span: Any,
-    attrs: Any,
-    status: tuple[int, bool | None],
-    service: str,
-) -> bool:
-    """Count one request span for every SLO that covers it; whether one did."""
-    code, ok = status
-    latency_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
-    second = span.end_time_unix_nano // 1_000_000_000
-    names = _names(span, attrs)
-    kind = _KIND_NAMES[span.kind]
-    hit = False
-    for slo in slos:
-        if kind not in slo.span_kinds or not slo.covers(names):
-            continue
-        good = judge_request(slo, code, ok, latency_ms)
-        if good is None:
-            continue
-        cell = out.cells.setdefault((service, slo.id, second), [0, 0])
-        cell[0] += good
-        cell[1] += 1
-        hit = True
-    return hit
+def _count_resource(
+    out: SpanCounts, rs: Any, service: str, slos: tuple[SLO, ...], cfg: Config, now: float
+) -> None:
+    """Count the spans of one resource (one service) for its SLOs."""
+    ahead = cfg.settings.max_future_seconds
+    ahead_ns = (now + ahead) * 1e9
+    plans = [(s, {KIND_NUMBERS[k] for k in s.span_kinds}, s.operations is not None) for s in slos]
+    requests = set().union(*(kinds for _, kinds, _ in plans))
+    any_ops = any(ops for _, _, ops in plans)
+    cells = out.cells
+    counted = ignored = uncovered = 0
+    for ss in rs.scope_spans:
+        for span in ss.spans:
+            kind = span.kind
+            if kind not in requests:
+                ignored += 1
+                continue
+            start, end = span.start_time_unix_nano, span.end_time_unix_nano
+            if not 0 < start <= end:
+                out.reject("invalid_value", "span times: expected 0 < start <= end", span, service)
+                continue
+            if end > ahead_ns:
+                error = f"end_time_unix_nano: more than {ahead}s ahead"
+                out.reject("future_timestamp", error, span, service)
+                continue
+            attrs = span.attributes
+            status = _status(attrs, span.status.code)
+            if isinstance(status, str):
+                out.reject("invalid_value", status, span, service)
+                continue
+            code, ok = status
+            latency_ms, second = (end - start) / 1e6, end // 1_000_000_000
+            names = _names(span, attrs) if any_ops else ()
+            hit = False
+            for slo, kinds, ops in plans:
+                if kind not in kinds or (ops and not slo.covers(names)):
+                    continue
+                good = judge_request(slo, code, ok, latency_ms)
+                if good is None:
+                    continue
+                cell = cells.setdefault((service, slo.id, second), [0, 0])
+                cell[0] += good
+                cell[1] += 1
+                hit = True
+            counted += hit
+            uncovered += not hit
+    for result, n in (("counted", counted), ("not_a_request", ignored), ("no_slo", uncovered)):
+        out.note(result, n)
