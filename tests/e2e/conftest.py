@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -310,6 +310,36 @@ class AckedProducer:
         assert self.p.flush(300) == 0, "the producer could not deliver everything"
         assert self.failed == 0, f"{self.failed} messages were not acknowledged"
         return {s: (b, t) for s, (b, t) in self.acked.items()}
+
+
+async def topic_counts(
+    bootstrap: str, topic: str, messages: int, judge: Callable[[bytes], Iterable[tuple[str, bool]]]
+) -> dict[str, tuple[int, int]]:
+    """(bad, total) per service over every message ``topic`` holds, ``judge`` saying what each
+    message holds ((service, bad) per request): the input an uninterrupted run would count. It
+    can hold more than was sent: without idempotent producers (the embedded broker has none) a
+    producer retry may write a message twice."""
+    c = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await c.start()
+    out: dict[str, list[int]] = {}
+    read = 0
+    try:
+        for _ in range(240):  # bounded: 2 minutes at most
+            batch = await c.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                for m in msgs:
+                    read += 1
+                    for service, bad in judge(m.value):
+                        cell = out.setdefault(service, [0, 0])
+                        cell[0] += bad
+                        cell[1] += 1
+            if read >= messages and not batch:
+                break
+    finally:
+        await c.stop()
+    return {svc: (bad, total) for svc, (bad, total) in out.items()}
 
 
 def wait_equal(get: Callable[[], Any], want: Any, timeout_s: float, what: str) -> None:

@@ -6,16 +6,22 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
 from streams.kafka import topics
 from streams.local.embedded_broker import EmbeddedBroker
-from tests.e2e.conftest import Received, Worker, services_config, totals, wait_equal
+from tests.e2e.conftest import (
+    Received,
+    Worker,
+    services_config,
+    topic_counts,
+    totals,
+    wait_equal,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
@@ -24,31 +30,10 @@ CONFIG = services_config(SERVICES)
 EVENTS, PER_MESSAGE, CHUNKS = 200_000, 20, 10
 
 
-async def topic_totals(bootstrap: str, messages: int) -> dict[str, tuple[int, int]]:
-    """(bad, total) per service over every message the outcomes topic holds: the input an
-    uninterrupted run would count. It can hold more than was sent once: without idempotent
-    producers (the embedded broker has none) a producer retry may write a message twice."""
-    c = AIOKafkaConsumer(
-        topics.OUTCOMES, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await c.start()
-    out: dict[str, list[int]] = {}
-    read = 0
-    try:
-        for _ in range(240):  # bounded: 2 minutes at most
-            batch = await c.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    read += 1
-                    for ev in orjson.loads(m.value):
-                        cell = out.setdefault(ev["service"], [0, 0])
-                        cell[0] += ev["status_code"] == 503
-                        cell[1] += 1
-            if read >= messages and not batch:
-                break
-    finally:
-        await c.stop()
-    return {svc: (bad, total) for svc, (bad, total) in out.items()}
+def outcomes_of(raw: bytes) -> Iterator[tuple[str, bool]]:
+    """(service, bad) of each outcome of a message on the outcomes topic."""
+    for ev in orjson.loads(raw):
+        yield ev["service"], ev["status_code"] == 503
 
 
 def test_kill_9_three_times_loses_and_double_counts_nothing(
@@ -92,7 +77,7 @@ def kill_9_three_times(bootstrap: str, new_worker: Callable[[], Worker]) -> Work
             w.kill9()
             w = new_worker()
 
-    want = asyncio.run(topic_totals(bootstrap, sent))
+    want = asyncio.run(topic_counts(bootstrap, topics.OUTCOMES, sent, outcomes_of))
     # Nothing sent is missing from the input (it may hold a producer-retried duplicate).
     for svc, (bad, total) in expected.items():
         assert want[svc][1] >= total and want[svc][0] >= bad, svc

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -33,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from streams.local.demo import stop_process, wait_healthy
 from streams.local.embedded_broker import EmbeddedBroker, free_port
-from tests.e2e.conftest import Received, Worker, totals, wait_equal, wait_for
+from tests.e2e.conftest import Received, Worker, topic_counts, totals, wait_equal, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
@@ -265,37 +264,18 @@ def collector_message(
     return req.SerializeToString(), held
 
 
-async def topic_spans(bootstrap: str, topic: str, messages: int) -> dict[str, tuple[int, int]]:
-    """(bad, total) of the SERVER spans per service over every message ``topic`` holds (a
-    producer retry may have written one twice: that is the input to count)."""
-    c = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await c.start()
-    out: dict[str, list[int]] = {}
-    read = 0
+def server_spans_of(raw: bytes) -> Iterator[tuple[str, bool]]:
+    """(service, bad) of each SERVER span of a Collector message (none for the test's one
+    undecodable payload)."""
     try:
-        for _ in range(240):  # bounded: 2 minutes at most
-            batch = await c.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    read += 1
-                    try:
-                        req = ExportTraceServiceRequest.FromString(m.value)
-                    except DecodeError:
-                        continue  # the test's one bad payload
-                    for rs in req.resource_spans:
-                        svc = rs.resource.attributes[0].value.string_value
-                        for s in rs.scope_spans[0].spans:
-                            if s.kind == 2:
-                                cell = out.setdefault(svc, [0, 0])
-                                cell[0] += s.attributes[0].value.int_value == 500
-                                cell[1] += 1
-            if read >= messages and not batch:
-                break
-    finally:
-        await c.stop()
-    return {svc: (b, t) for svc, (b, t) in out.items()}
+        req = ExportTraceServiceRequest.FromString(raw)
+    except DecodeError:
+        return
+    for rs in req.resource_spans:
+        service = rs.resource.attributes[0].value.string_value
+        for s in rs.scope_spans[0].spans:
+            if s.kind == 2:
+                yield service, s.attributes[0].value.int_value == 500
 
 
 def test_collector_kafka_payloads_count_exactly_across_kill_9(
@@ -325,7 +305,7 @@ def test_collector_kafka_payloads_count_exactly_across_kill_9(
             w = worker(config)
     producer.produce("otlp_spans", b"\x0a\xff\xff\xff not protobuf")  # dead-lettered, no harm
     assert producer.flush(30) == 0
-    want = asyncio.run(topic_spans(broker.bootstrap, "otlp_spans", sent))
+    want = asyncio.run(topic_counts(broker.bootstrap, "otlp_spans", sent, server_spans_of))
     wait_equal(
         lambda: {s: c for s, c in totals(w).items() if c != (0, 0)},
         want,
