@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import faust
@@ -12,6 +13,7 @@ from faust.web.drivers.aiohttp import Web
 from streams.config.model import Config
 from streams.kafka import topics
 from streams.kafka.broker_watch import BrokerWatch
+from streams.runtime.flow_control import FlowControl
 from streams.runtime.metrics import Metrics
 from streams.runtime.producer_buffer import DrainingProducerBuffer
 from streams.runtime.web_server import GuardedWeb
@@ -21,11 +23,16 @@ from streams.state.evaluation import Evaluator
 
 
 class SloburnApp(faust.App):
-    """The Faust app, with the guarded web server and a changelog buffer whose flush really
-    waits (streams.runtime.producer_buffer)."""
+    """The Faust app, with the guarded web server, a changelog buffer whose flush really
+    waits (streams.runtime.producer_buffer) and flow control that keeps what it must
+    (streams.runtime.flow_control)."""
 
     def _new_web(self) -> Web:
         return GuardedWeb(self)
+
+    @cached_property
+    def flow_control(self) -> FlowControl:
+        return FlowControl(loop=self.loop)
 
     def _new_producer(self) -> ProducerT:
         producer = super()._new_producer()
