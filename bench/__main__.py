@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.eval import bench_memory, bench_tick
+from bench.eval import bench_fleet, bench_memory, bench_tick
 from bench.otlp import bench_otlp
 from bench.page import bench_time_to_page
 from bench.pipeline import bench_guarantees, bench_pipeline
@@ -47,9 +46,12 @@ def bench_replay(workdir: Path) -> dict[str, Any]:
     events = workdir / "replay-30d-10s-3svc.jsonl"
     print(f"writing {events.name} ...", flush=True)
     lines = make_replay_file(events)
+    peak_file = workdir / "replay-peak-kib"
     cmd = [
         sys.executable,
         "-m",
+        "bench.peak",
+        str(peak_file),
         "streams.cli",
         "replay",
         str(events),
@@ -62,17 +64,13 @@ def bench_replay(workdir: Path) -> dict[str, Any]:
     ]
     started = time.perf_counter()
     # stderr passes through: the replay's progress (a bar on a TTY, lines otherwise).
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    stdout = proc.stdout.read()
-    # wait4: this child's own peak, not the largest of every child so far (a broker of an
-    # earlier benchmark holds its topics in memory).
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # The replay's own peak (bench.peak), not one inherited from this process through fork.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=False)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"replay failed with exit code {proc.returncode}")
-    peak_kib = usage.ru_maxrss  # KiB on Linux
+    stdout = proc.stdout
+    peak_kib = int(peak_file.read_text())
     return {
         "lines": lines,
         "file_mib": round(events.stat().st_size / 2**20, 1),
@@ -105,6 +103,11 @@ def bench_evaluation(workdir: Path) -> dict[str, Any]:
     return bench_tick()
 
 
+def bench_fleet_(workdir: Path) -> dict[str, Any]:
+    """An evaluation tick and the memory of 10,000 SLOs, a tenth of them live (bench.eval)."""
+    return bench_fleet()
+
+
 def bench_memory_(workdir: Path) -> dict[str, Any]:
     """Bucket memory per SLO after 30 days at 10-s buckets, at two traffic levels."""
     return bench_memory(n_slos=5, days=30)
@@ -127,6 +130,7 @@ BENCHES = {
     "guarantee": bench_guarantee,
     "evaluation": bench_evaluation,
     "memory": bench_memory_,
+    "fleet": bench_fleet_,
     "replay": bench_replay,
     "soak": bench_soak,
 }

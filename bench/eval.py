@@ -79,6 +79,52 @@ def bench_tick(n_slos: int = 1000, history_h: int = 6, ticks: int = 30) -> dict[
     }
 
 
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_fleet(n_slos: int = 10_000, live_every: int = 10, ticks: int = 20) -> dict[str, Any]:
+    """One evaluation tick and the memory of ``n_slos`` SLOs: one in ``live_every`` with a day
+    of traffic and new buckets while ticking, the rest an hour of history and then quiet."""
+    cfg = fleet(n_slos)
+    ids = [s.id for s in cfg.slos]
+    live = ids[::live_every]
+    idle = [i for i in ids if i not in set(live)]
+    rss_before = _rss_kib()
+    store = BucketStore({}, BUCKET_S)
+    now = T0 + 86400
+    fill(store, live, T0, now, 60)
+    fill(store, idle, now - 3600, now, 60)
+    ev = Evaluator(store, {}, 300)
+
+    def tick(t: float) -> float:
+        started = time.process_time()
+        for slo in cfg.slos:
+            ev.evaluate(slo, t)
+        return time.process_time() - started
+
+    cold = tick(now)
+    steady = []
+    for i in range(1, ticks + 1):
+        if i % BUCKET_S == 0:
+            store.apply(
+                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, "0") for s in live]
+            )
+        steady.append(tick(now + i))
+    return {
+        "slos": n_slos,
+        "live_slos": len(live),
+        "first_tick_cpu_s": round(cold, 2),
+        "tick_cpu_s_p50": round(statistics.median(steady), 3),
+        "tick_cpu_s_max": round(max(steady), 3),
+        "store_rss_mib": round((_rss_kib() - rss_before) / 1024, 1),
+        "target": "tick <= 1 s CPU, worker RSS <= 3 GiB",
+    }
+
+
 def bench_memory(n_slos: int = 10, days: int = 30) -> dict[str, Any]:
     """Bytes the bucket store holds per SLO after ``days`` at 10-s buckets, at two traffic
     levels 100x apart, evaluated (and so compacted) hourly as the worker does."""

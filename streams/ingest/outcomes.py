@@ -21,6 +21,8 @@ from streams.core.brief import brief
 from streams.core.slo import SLO
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import Rejection, internal_error
+from streams.ingest.judging import count_request
+from streams.ingest.plain_batch import count_plain
 from streams.ingest.schema import AggregateOutcome, RawOutcome
 
 
@@ -95,28 +97,6 @@ def plain_outcome(obj: dict[str, Any]) -> PlainOutcome | None:
     return PlainOutcome(service, float(ts), code, lat, ok, route)
 
 
-def judge(slo: SLO, ev: RawOutcome | PlainOutcome) -> bool | None:
-    """Whether one request was good for ``slo``; None when the SLO does not count it (not one
-    of its operations) or can't tell (a latency SLO and no latency_ms)."""
-    if slo.operations is not None and not (ev.route is not None and slo.covers((ev.route,))):
-        return None
-    return judge_request(slo, ev.status_code, ev.ok, ev.latency_ms)
-
-
-def judge_request(
-    slo: SLO, status_code: int, ok: bool | None, latency_ms: float | None
-) -> bool | None:
-    """Whether a request with this status (or explicit ``ok``) and latency (ms) was good for
-    ``slo``; None for a latency SLO when the latency is unknown."""
-    good = ok if ok is not None else slo.is_success(status_code)
-    if slo.sli_type != "latency":
-        return good
-    if latency_ms is None:
-        return None
-    assert slo.latency_threshold_ms is not None
-    return good and latency_ms <= slo.latency_threshold_ms
-
-
 def _reject(obj: Any, raw: bytes | None, reason: str, error: str, index: int | None) -> Rejection:
     # An array element keeps its decoded value, encoded only if its DLQ record lists it.
     return Rejection(reason, error, raw or b"", index, None if raw is not None else obj)
@@ -164,14 +144,7 @@ def _count(
             for journey, w in cfg.journeys_of(slo.id):
                 into.add(journey, ev.ts, bucket_s, bad * w, ev.total * w, offset)
         return None
-    for slo in slos:
-        good = judge(slo, ev)
-        if good is None:
-            into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
-            continue
-        into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
-        for journey, w in cfg.journeys_of(slo.id):
-            into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
+    count_request(ev, slos, cfg, into, offset)
     return None
 
 
@@ -285,6 +258,14 @@ def ingest_message(
     mine = Aggregate()
     marks: ChainMap[str, float] = ChainMap({}, watermarks)  # writes stay in this message
     try:
+        plain = count_plain(raw, cfg, now, watermarks, offset) if read is read_outcomes else None
+        if plain is not None:  # the common case, at C speed (streams.ingest.plain_batch)
+            if judged is not None:
+                judged(raw)
+            mine, marks.maps[0] = plain
+            into.merge(mine)
+            watermarks.update(marks.maps[0])
+            return []
         items = read(raw, cfg, now)
         if isinstance(items, Rejection):
             return [items]

@@ -19,7 +19,7 @@ from typing import Any
 from streams.config.model import Config
 from streams.core.slo import SLO
 from streams.ingest.dead_letters import Rejection
-from streams.ingest.outcomes import judge_request
+from streams.ingest.judging import judge_request
 
 KIND_NUMBERS = {"server": 2, "consumer": 5}  # OTLP SpanKind
 STATUS_ERROR = 2  # OTLP Status.code STATUS_CODE_ERROR

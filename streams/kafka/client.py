@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from streams.config.kafka_security import KafkaSecurity
 from streams.config.model import Config
-from streams.ingest.outcomes import judge
+from streams.ingest.judging import judge
 from streams.ingest.schema import RawOutcome
 from streams.kafka import topics
 

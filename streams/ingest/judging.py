@@ -1,0 +1,63 @@
+"""Judging one request for the SLOs of its service: good, bad, or not this SLO's to count;
+shared by every input (JSON outcomes on either path, OpenTelemetry spans)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from streams.config.model import Config
+from streams.core.slo import SLO
+from streams.ingest.aggregate import Aggregate
+
+
+class Request(Protocol):
+    """What a request outcome says, whatever shape it came in."""
+
+    @property
+    def ts(self) -> float: ...  # event time, unix s
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def latency_ms(self) -> float | None: ...
+    @property
+    def ok(self) -> bool | None: ...
+    @property
+    def route(self) -> str | None: ...
+
+
+def judge(slo: SLO, ev: Request) -> bool | None:
+    """Whether one request was good for ``slo``; None when the SLO does not count it (not one
+    of its operations) or can't tell (a latency SLO and no latency_ms)."""
+    if slo.operations is not None and not (ev.route is not None and slo.covers((ev.route,))):
+        return None
+    return judge_request(slo, ev.status_code, ev.ok, ev.latency_ms)
+
+
+def judge_request(
+    slo: SLO, status_code: int, ok: bool | None, latency_ms: float | None
+) -> bool | None:
+    """Whether a request with this status (or explicit ``ok``) and latency (ms) was good for
+    ``slo``; None for a latency SLO when the latency is unknown."""
+    good = ok if ok is not None else slo.is_success(status_code)
+    if slo.sli_type != "latency":
+        return good
+    if latency_ms is None:
+        return None
+    assert slo.latency_threshold_ms is not None
+    return good and latency_ms <= slo.latency_threshold_ms
+
+
+def count_request(
+    ev: Request, slos: tuple[SLO, ...], cfg: Config, into: Aggregate, offset: int
+) -> None:
+    """Fold one accepted request into ``into`` for each SLO (and journey) it counts for; an
+    SLO that does not count it is noted in ``into.skipped``."""
+    bucket_s = cfg.settings.bucket_seconds
+    for slo in slos:
+        good = judge(slo, ev)
+        if good is None:
+            into.skipped[slo.id] = into.skipped.get(slo.id, 0) + 1
+            continue
+        into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
+        for journey, w in cfg.journeys_of(slo.id):
+            into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
