@@ -45,15 +45,11 @@ def fill(store: BucketStore, slo_ids: list[str], start: int, end: int, per_bucke
         store.apply(records)
 
 
-def bench_tick(n_slos: int = 1000, history_h: int = 6, ticks: int = 30) -> dict[str, Any]:
-    """CPU seconds of one evaluation tick over ``n_slos`` SLOs (7 alert windows + budget)."""
-    cfg = fleet(n_slos)
-    ids = [s.id for s in cfg.slos]
-    store = BucketStore({}, BUCKET_S)
-    now = T0 + history_h * 3600
-    fill(store, ids, T0, now, 60)
-    ev = Evaluator(store, {}, 300)
-    windows = len(cfg.slos[0].windows_s)
+def ticking(
+    cfg: Config, ev: Evaluator, live: list[str], now: float, ticks: int
+) -> tuple[float, list[float]]:
+    """CPU seconds of the first evaluation tick over every SLO at ``now``, and of ``ticks``
+    more, one a second, a new bucket of traffic for the ``live`` SLOs every 10 of them."""
 
     def tick(t: float) -> float:
         started = time.process_time()
@@ -64,11 +60,25 @@ def bench_tick(n_slos: int = 1000, history_h: int = 6, ticks: int = 30) -> dict[
     cold = tick(now)
     steady = []
     for i in range(1, ticks + 1):
-        if i % BUCKET_S == 0:  # a new bucket of traffic arrives every 10 ticks of 1 s
-            store.apply(
-                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, "0") for s in ids]
+        if i % BUCKET_S == 0:
+            ev.store.apply(
+                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, "0") for s in live]
             )
         steady.append(tick(now + i))
+    return cold, steady
+
+
+def bench_tick(n_slos: int = 1000, history_h: int = 6, ticks: int = 30) -> dict[str, Any]:
+    """CPU seconds of one evaluation tick over ``n_slos`` SLOs (7 alert windows + budget)."""
+    cfg = fleet(n_slos)
+    ids = [s.id for s in cfg.slos]
+    store = BucketStore({}, BUCKET_S)
+    now = T0 + history_h * 3600
+    fill(store, ids, T0, now, 60)
+    ev = Evaluator(store, {}, 300)
+    windows = len(cfg.slos[0].windows_s)
+
+    cold, steady = ticking(cfg, ev, ids, now, ticks)
     return {
         "slos": n_slos,
         "alert_windows_per_slo": windows,
@@ -100,20 +110,7 @@ def bench_fleet(n_slos: int = 10_000, live_every: int = 10, ticks: int = 20) -> 
     fill(store, idle, now - 3600, now, 60)
     ev = Evaluator(store, {}, 300)
 
-    def tick(t: float) -> float:
-        started = time.process_time()
-        for slo in cfg.slos:
-            ev.evaluate(slo, t)
-        return time.process_time() - started
-
-    cold = tick(now)
-    steady = []
-    for i in range(1, ticks + 1):
-        if i % BUCKET_S == 0:
-            store.apply(
-                [SliRecord(s, [(10**6 + i, now + i - BUCKET_S, 0, 60)], now + i, "0") for s in live]
-            )
-        steady.append(tick(now + i))
+    cold, steady = ticking(cfg, ev, live, now, ticks)
     return {
         "slos": n_slos,
         "live_slos": len(live),
