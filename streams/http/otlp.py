@@ -59,6 +59,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def encoding_of(content_type: str | None) -> Encoding | None:
+    """The OTLP encoding a Content-Type names (parameters and case ignored), if any."""
+    return ENCODINGS.get((content_type or "").split(";", 1)[0].strip().lower())
+
+
 class BodyTooLarge(Exception):
     """The request body is over the limit."""
 
@@ -92,8 +97,7 @@ class TracesReceiver:
         return answer
 
     async def _export(self, body: bytes, content_type: str | None) -> Answer:
-        mime = (content_type or "").split(";", 1)[0].strip().lower()
-        encoding = ENCODINGS.get(mime)
+        encoding = encoding_of(content_type)
         if encoding is None:
             expected = " or ".join(ENCODINGS)
             return _error(415, INVALID_ARGUMENT, f"Content-Type: expected {expected}", "json")
@@ -157,7 +161,7 @@ async def answer_request(receiver: TracesReceiver, request: Any) -> Answer:
         body = await read_body(request, limit)
     except BodyTooLarge:
         receiver.metrics.requests.labels("413").inc()
-        encoding = ENCODINGS.get((content_type or "").split(";", 1)[0].strip().lower(), "json")
+        encoding = encoding_of(content_type) or "json"
         return _error(413, INVALID_ARGUMENT, f"body: over {limit} bytes", encoding)
     return await receiver.export(body, content_type)
 
