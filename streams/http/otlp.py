@@ -59,6 +59,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+async def delivered(sent: Awaitable[Any]) -> None:
+    """Wait until Kafka has a produced message, at most SEND_TIMEOUT_S (TimeoutError)."""
+    await asyncio.wait_for(asyncio.shield(sent), SEND_TIMEOUT_S)
+
+
 def encoding_of(content_type: str | None) -> Encoding | None:
     """The OTLP encoding a Content-Type names (parameters and case ignored), if any."""
     return ENCODINGS.get((content_type or "").split(";", 1)[0].strip().lower())
@@ -180,8 +185,7 @@ def register(w: Wiring, tokens: Mapping[str, str]) -> None:
     """Serve PATH on the worker, producing through its own Kafka producer."""
 
     async def send(key: bytes, value: bytes) -> None:
-        delivered = await w.outcomes.send(key=key, value=value)
-        await asyncio.wait_for(asyncio.shield(delivered), SEND_TIMEOUT_S)
+        await delivered(await w.outcomes.send(key=key, value=value))
 
     receiver = TracesReceiver(lambda: w.cfg, send, w.metrics.otlp)
     mount(w, tokens, PATH, type("Traces", (Traces,), {"receiver": receiver}))

@@ -22,7 +22,7 @@ from streams.config.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity
 from streams.config.loading import load_config
 from streams.config.model import Config
-from streams.http.otlp import PATH, SEND_TIMEOUT_S, TracesReceiver, answer_request
+from streams.http.otlp import PATH, SEND_TIMEOUT_S, TracesReceiver, answer_request, delivered
 from streams.kafka import topics
 from streams.runtime.metrics import OtlpMetrics
 
@@ -85,8 +85,7 @@ async def serve(intake: Intake, started: Callable[[], None] = lambda: None) -> N
     await producer.start()
 
     async def send(key: bytes, value: bytes) -> None:
-        delivered = await producer.send(topics.OUTCOMES, value, key=key)
-        await asyncio.wait_for(asyncio.shield(delivered), SEND_TIMEOUT_S)
+        await delivered(await producer.send(topics.OUTCOMES, value, key=key))
 
     registry = CollectorRegistry()
     receiver = TracesReceiver(lambda: intake.cfg, send, OtlpMetrics(registry))
