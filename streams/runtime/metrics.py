@@ -107,6 +107,12 @@ class Metrics:
             "(redelivery, or an ingest batch re-run after a crash).",
             registry=r,
         )
+        self.input_redeliveries = Counter(
+            "sloburn_input_redeliveries_total",
+            "Input messages delivered twice within one ingest batch (a restart's fetch before "
+            "Faust's seek to the committed offsets); the second copy is skipped.",
+            registry=r,
+        )
         self.notifications_sent = Counter(
             "sloburn_notifications_sent_total",
             "Notifications accepted by a receiver.",

@@ -41,7 +41,11 @@ class Ingest:
     service. Per partition because lateness is about one ordered stream: a service's outcomes
     share a partition of sloburn.outcomes, but the Collector spreads a service's spans over
     every partition of its topic, and a partition read behind another is not late. In memory:
-    after a restart lateness is judged from the first events seen again."""
+    after a restart lateness is judged from the first events seen again.
+
+    A batch takes each offset of a source once. Copies across batches need nothing here: the
+    window table skips an offset a block already holds. Remembering offsets across batches
+    would, after the embedded broker restarts with offsets from 0, skip new messages."""
 
     def __init__(self, w: Wiring, read: Reader = read_outcomes) -> None:
         self.w = w
@@ -53,9 +57,16 @@ class Ingest:
         now = time.time()
         cfg = self.w.cfg  # read per batch: a reload swaps it
         per_source: dict[str, Aggregate] = {}
+        newest: dict[str, int] = {}  # source -> newest offset taken into this batch
         for ev in events:
             msg = ev.message
             source = source_of_offsets(msg.topic, msg.partition)
+            if msg.offset <= newest.get(source, -1):
+                # A copy of a message this batch holds. Its counts would merge into the same
+                # per-offset contribution, which the window table cannot tell from one.
+                self.w.metrics.input_redeliveries.inc()
+                continue
+            newest[source] = msg.offset
             agg = per_source.setdefault(source, Aggregate())
             marks = self.watermarks.setdefault(source, {})
             raw = ev.value or b""

@@ -1,0 +1,77 @@
+"""One ingest batch counts a message once, even when Faust hands it over twice: after a restart
+the consumer fetches from its position while recovery seeks the same partitions back to their
+committed offsets, so the batch can hold a run of messages and then the same run again. The
+copies used to merge into one per-offset contribution the window table cannot tell from a
+single message (the kill -9 test on Kafka counted one 20-outcome message twice in CI)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.config.loading import load_config
+from streams.config.model import Config
+from streams.kafka import topics
+from streams.runtime.agents.ingest import Ingest
+from streams.runtime.metrics import Metrics
+from streams.runtime.wiring import Throughput
+from streams.state.sli_record import SliRecord
+
+NOW = 1_795_514_400.0
+
+
+class Sent:
+    """A topic that keeps what is sent to it."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    async def send(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+        self.values.append(value)
+
+
+@pytest.fixture
+def cfg(tmp_path: Any) -> Config:
+    path = tmp_path / "slo.yaml"
+    path.write_text("services:\n  api: {sli_type: success_rate, target: 0.999, window_days: 30}\n")
+    return load_config([path], env={})
+
+
+def event(partition: int, offset: int, statuses: list[int]) -> Any:
+    """A Faust event as the ingest agent reads it."""
+    value = orjson.dumps(
+        [{"service": "api", "ts": NOW - 60 + i, "status_code": s} for i, s in enumerate(statuses)]
+    )
+    message = SimpleNamespace(topic=topics.OUTCOMES, partition=partition, offset=offset, key=b"")
+    return SimpleNamespace(message=message, value=value)
+
+
+async def counted(cfg: Config, events: list[Any]) -> tuple[int, int, Metrics]:
+    """(bad, total) of the SLI records one batch publishes, and the worker's metrics."""
+    sli, metrics = Sent(), Metrics()
+    w = SimpleNamespace(
+        cfg=cfg, metrics=metrics, throughput=Throughput(), sli=sli, outcomes_dlq=Sent()
+    )
+    await Ingest(w).batch(events)  # type: ignore[arg-type]
+    bad = total = 0
+    for raw in sli.values:
+        for _, _, b, t in SliRecord.from_bytes(raw).counts:
+            bad, total = bad + b, total + t
+    return bad, total, metrics
+
+
+async def test_a_run_delivered_twice_in_one_batch_counts_once(cfg: Config) -> None:
+    first = [event(2, o, [200, 503] if o == 41 else [200, 200]) for o in (40, 41, 42)]
+    again = [event(2, o, [200, 503] if o == 41 else [200, 200]) for o in (41, 42, 43)]
+    bad, total, metrics = await counted(cfg, first + again)
+    assert (bad, total) == (1, 8)  # offsets 40-43, two outcomes each
+    assert metrics.registry.get_sample_value("sloburn_input_redeliveries_total") == 2
+
+
+async def test_the_same_offset_of_another_partition_is_another_message(cfg: Config) -> None:
+    bad, total, metrics = await counted(cfg, [event(0, 7, [503]), event(1, 7, [200])])
+    assert (bad, total) == (1, 2)
+    assert metrics.registry.get_sample_value("sloburn_input_redeliveries_total") == 0
