@@ -13,6 +13,7 @@ from typing import Any
 
 from streams.config.loading import load_config
 from streams.config.model import Config
+from streams.core.schedule import DueSlos
 from streams.local.traffic import fleet_config
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
@@ -46,15 +47,17 @@ def fill(store: BucketStore, slo_ids: list[str], start: int, end: int, per_bucke
 
 
 def ticking(
-    cfg: Config, ev: Evaluator, live: list[str], now: float, ticks: int
+    cfg: Config, ev: Evaluator, live: list[str], now: float, ticks: int, due: DueSlos | None = None
 ) -> tuple[float, list[float]]:
     """CPU seconds of the first evaluation tick over every SLO at ``now``, and of ``ticks``
-    more, one a second, a new bucket of traffic for the ``live`` SLOs every 10 of them."""
+    more, one a second, a new bucket of traffic for the ``live`` SLOs every 10 of them. With
+    ``due``, a tick evaluates only the SLOs it says are due, as the worker does."""
 
     def tick(t: float) -> float:
         started = time.process_time()
         for slo in cfg.slos:
-            ev.evaluate(slo, t)
+            if due is None or due.due(slo.id, t, ev.store.changed(slo.id)):
+                ev.evaluate(slo, t)
         return time.process_time() - started
 
     cold = tick(now)
@@ -110,13 +113,16 @@ def bench_fleet(n_slos: int = 10_000, live_every: int = 10, ticks: int = 20) -> 
     fill(store, idle, now - 3600, now, 60)
     ev = Evaluator(store, {}, 300)
 
-    cold, steady = ticking(cfg, ev, live, now, ticks)
+    cold, every = ticking(cfg, ev, live, now, ticks)
+    _, due = ticking(cfg, ev, live, now + ticks, ticks, DueSlos(BUCKET_S))
     return {
         "slos": n_slos,
         "live_slos": len(live),
         "first_tick_cpu_s": round(cold, 2),
-        "tick_cpu_s_p50": round(statistics.median(steady), 3),
-        "tick_cpu_s_max": round(max(steady), 3),
+        "tick_cpu_s_p50_every_slo": round(statistics.median(every), 3),
+        "tick_cpu_s_max_every_slo": round(max(every), 3),
+        "tick_cpu_s_p50": round(statistics.median(due), 3),
+        "tick_cpu_s_max": round(max(due), 3),
         "store_rss_mib": round((_rss_kib() - rss_before) / 1024, 1),
         "target": "tick <= 1 s CPU, worker RSS <= 3 GiB",
     }

@@ -181,3 +181,34 @@ def test_every_slo_of_a_service_lives_on_the_services_partition() -> None:
         assert partition_for_slo("checkout-api:success_rate", n) == p
         assert partition_for_slo("checkout-api:latency", n) == p
     assert len({partition_for_slo(f"svc-{i}:latency", 8) for i in range(40)}) == 8
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["a:latency", "a:latency2", "b"]), st.integers(0, 80)),
+        max_size=40,
+    ),
+    cut=st.integers(0, 80),
+)
+def test_the_key_index_answers_as_a_scan_would(ops: list[tuple[str, int]], cut: int) -> None:
+    # keys_of keeps an index (a scan per SLO made 10,000 SLOs' maintenance quadratic): after
+    # applies, maintenance, and a mapping changed behind its back plus reindex, it must
+    # name exactly the keys a scan finds.
+    day = BASE - BASE % DAY_S
+    blocks: dict[str, dict] = {}
+    store = BucketStore(blocks, 10)
+    ids = ["a:latency", "a:latency2", "b"]
+
+    def scan(slo_id: str) -> list[str]:
+        return sorted(k for k in blocks if k.rsplit("|", 1)[0] == slo_id)
+
+    assert store.keys_of("b") == []  # builds the index before anything is stored
+    for i, (slo_id, hour) in enumerate(ops):
+        store.apply([SliRecord(slo_id, [(i, day + hour * BLOCK_S, 0, 1)], day, "0")])
+    for slo_id in ids:
+        store.maintain(slo_id, compact_before=day + cut * BLOCK_S, expire_before=day + DAY_S)
+        assert sorted(store.keys_of(slo_id)) == scan(slo_id)
+    blocks[block_key("b", day + 99 * BLOCK_S)] = dict(blocks.get(block_key("b", day), {}))
+    store.reindex()
+    assert all(sorted(store.keys_of(s)) == scan(s) for s in ids)

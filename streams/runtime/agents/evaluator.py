@@ -1,36 +1,51 @@
-"""Evaluator timer: every tick, each SLO this worker owns is evaluated at its clock time.
+"""Evaluator timer: every tick, each SLO this worker owns and that is due (streams.core.schedule)
+is evaluated at its clock time.
 
 The evaluation is streams.state.evaluation's (the same code replay runs); this module only
-picks the SLOs this worker owns and their clock times, publishes the results and sends alert events.
+picks the SLOs this worker owns and their clock times, publishes the results and sends alert
+events. A tick over thousands of SLOs takes a large part of a second of CPU, so it hands the
+event loop back every YIELD_EVERY evaluations: ingest and the HTTP surface go on meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from faust.types import TP
 
 from streams.core.clocks import SloClock
+from streams.core.schedule import DueSlos
 from streams.core.slo import SLO
 from streams.kafka import topics
 from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 
+YIELD_EVERY = 50  # evaluations between two hand-backs to the event loop (about 5 ms of CPU)
+
 
 class EvaluationTick:
     """The evaluation timer's state: when Faust last rebalanced (recovery rewrites tables
-    without the sliding sums' change journal, so sums are recomputed after one)."""
+    without the sliding sums' change journal, so sums are recomputed after one), which SLOs
+    are due, and what made them all due last (config, exclusions)."""
 
     def __init__(self, w: Wiring) -> None:
         self.w = w
         self.n = w.cfg.settings.partitions
         self.seen_rebalances = w.app.rebalancing_count
+        self.due = DueSlos(w.buckets.bucket_s)
+        self.seen_inputs: tuple[int, int] = (0, 0)
+        self.partition_of: dict[str, TP] = {}
 
-    def owned(self, slo: SLO) -> bool:
-        actives = self.w.app.assignor.assigned_actives()
-        return TP(topics.SLI, topics.partition_for_slo(slo.id, self.n)) in actives
+    def owned(self, slo: SLO, actives: object) -> bool:
+        tp = self.partition_of.get(slo.id)
+        if tp is None:
+            tp = self.partition_of[slo.id] = TP(
+                topics.SLI, topics.partition_for_slo(slo.id, self.n)
+            )
+        return tp in actives  # type: ignore[operator]
 
     def clock_of(self, slo: SLO, now: float) -> SloClock | None:
         w = self.w
@@ -42,12 +57,9 @@ class EvaluationTick:
             clock = w.clocks[slo.id] = SloClock(newest, now)
         return clock
 
-    async def evaluate_one(self, slo: SLO, now: float) -> None:
+    async def evaluate_one(self, slo: SLO, t: float) -> None:
         w = self.w
-        clock = self.clock_of(slo, now)
-        if clock is None:
-            return
-        st, events = w.evaluator.evaluate(slo, clock.at(now))
+        st, events = w.evaluator.evaluate(slo, t)
         for ev in events:
             await w.alerts.send(
                 key=slo.id.encode(),
@@ -59,28 +71,53 @@ class EvaluationTick:
         w.metrics.observe_status(st)
 
     async def tick(self) -> None:
-        """Evaluate every SLO this worker owns; forget the ones that moved away."""
+        """Evaluate every due SLO this worker owns; forget the ones that moved away. Stops
+        early when a rebalance begins while it has handed the loop back."""
         w = self.w
-        if w.app.rebalancing or w.app.in_recovery:
-            return  # tables are incomplete until recovery ends: never evaluate half a state
-        if w.app.rebalancing_count != self.seen_rebalances:
-            # Recovery rewrote table state without the change journal: recompute sums.
-            self.seen_rebalances = w.app.rebalancing_count
-            w.evaluator.sums.reset()
+        if self.unsettled():
+            return
         started = time.perf_counter()
         now = time.time()
+        actives = w.app.assignor.assigned_actives()
+        evaluated = 0
         for slo in w.cfg.slos:
-            if not self.owned(slo):
+            if not self.owned(slo, actives):
                 if w.published.statuses.pop(slo.id, None) is not None:
                     w.metrics.forget_slo(slo.id)  # moved to another worker
                     w.clocks.pop(slo.id, None)
                 continue
+            clock = self.clock_of(slo, now)
+            if clock is None or not self.due.due(slo.id, clock.at(now), w.buckets.changed(slo.id)):
+                continue
             try:
-                await self.evaluate_one(slo, now)
+                await self.evaluate_one(slo, clock.at(now))
             except Exception:  # a raising timer stops the worker; one bad SLO must not
                 log.exception("evaluation of %s failed; other SLOs go on", slo.id)
+            evaluated += 1
+            if evaluated % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if self.unsettled():
+                    return
         w.metrics.evaluation_seconds.set(time.perf_counter() - started)
         self.observe_lag()
+
+    def unsettled(self) -> bool:
+        """True while tables are incomplete (never evaluate half a state); makes every SLO
+        due again after what changes counts without a record."""
+        w = self.w
+        if w.app.rebalancing or w.app.in_recovery:
+            return True
+        if w.app.rebalancing_count != self.seen_rebalances:
+            # Recovery rewrote table state without the change journal: recompute sums.
+            self.seen_rebalances = w.app.rebalancing_count
+            w.evaluator.sums.reset()
+            w.buckets.reindex()
+            self.due.forget()
+        inputs = (id(w.cfg), id(w.evaluator.exclusions))  # replaced, never changed in place
+        if inputs != self.seen_inputs:
+            self.seen_inputs = inputs
+            self.due.forget()
+        return False
 
     def observe_lag(self) -> None:
         """Unread messages per topic in this worker's partitions (from the last fetch)."""
