@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from streams.state.buckets import floor_to
+from streams.state.blocks import floor_to
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.producer_buffer import DrainingProducerBuffer
 from streams.runtime.web_server import GuardedWeb
 from streams.runtime.wiring import Runtime, Wiring
-from streams.state.buckets import BucketStore, decode_block, encode_block, owner_of_key
+from streams.state.blocks import decode_block, encode_block, owner_of_key
+from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
 
 

@@ -1,25 +1,8 @@
-"""Event-time buckets per SLO, exact range sums at two resolutions, replay-safe updates.
+"""Event-time buckets per SLO: exact range sums at two resolutions, replay-safe updates.
 
 State lives in a ``MutableMapping[str, dict]`` so the worker can hand in a changelog-backed Faust
-table and ``replay``/tests a plain dict: one code path for both. Cells are packed (bad, total)
-pairs in ``array('q')``: a Python dict of cells cost ~220 bytes per cell and made an SLO weigh
-5.5 MiB after 30 days; packed, it is a few hundred KiB at most, whatever the traffic.
-
-Two kinds of values:
-
-* an **hour block** (key ``"<slo>|<hour start>"``), for the recent hours a short window can
-  reach: ``c`` base cells (``bucket_seconds``, default 10 s), ``r`` 15-minute roll-up cells,
-  ``s`` the hour's sum (a long range adds hours, not cells), and for timeslice SLOs ``sv`` (bad
-  slices), ``rb``/``sb`` (bad-slice counts per roll-up cell and per hour, as [n, 0] pairs);
-* a **day block** (key ``"<slo>|d<day start>"``), where ``compact`` moves an hour once no
-  base-resolution window can reach it: only its roll-up cells (``r``, ``rb``) survive, and ``k``
-  marks which hours of the day were moved in. 15 minutes because every time zone in use today
-  is offset from UTC by a multiple of it, so calendar periods start on a cell.
-
-Both carry ``m``, the newest event time applied; ``a``, the last applied source offset per
-source partition, stored in the same record as the counts so a redelivered update is
-recognised and skipped; and ``i``, the broker incarnation those offsets belong to (see
-streams.kafka.broker_watch): offsets of a broker that lost its data say nothing about the new one's.
+table and ``replay``/tests a plain dict: one code path for both. Its values are the hour and
+day blocks of streams.state.blocks.
 
 Every applied contribution is also journaled per SLO (``take_changes``), which lets sliding
 window sums move incrementally between evaluations and stay exact when late events land inside
@@ -28,103 +11,28 @@ a window.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Mapping, MutableMapping
 from fractions import Fraction
-from typing import Any
-
-import orjson
 
 from streams.core.slo_math import Counts
+from streams.state.blocks import (
+    BLOCK_S,
+    DAY_S,
+    ROLLUP_S,
+    Block,
+    Change,
+    add_counts,
+    block_key,
+    day_key,
+    floor_to,
+    hour_bit,
+    move_hour,
+    new_day,
+    new_hour,
+    pairs,
+    sum_pairs,
+)
 from streams.state.sli_record import SliRecord
-
-BLOCK_S = 3600
-ROLLUP_S = 900
-DAY_S = 86400
-PACKED = ("c", "r", "rb")  # the fields holding packed (bad, total) pairs
-
-Block = dict[str, Any]
-Change = tuple[int, int, int]  # (base bucket start, bad added, total added)
-
-
-def floor_to(ts: float, step: int) -> int:
-    """Start of the step-aligned interval (unix seconds) holding ts."""
-    return int(ts // step) * step
-
-
-def block_key(slo_id: str, block_start: int) -> str:
-    """Table key of one hour of one SLO."""
-    return f"{slo_id}|{block_start}"
-
-
-def day_key(slo_id: str, day_start: int) -> str:
-    """Table key of the compacted hours of one UTC day of one SLO."""
-    return f"{slo_id}|d{day_start}"
-
-
-def owner_of_key(key: str) -> str:
-    """What a table key's partition follows: its first field (an SLO id or a service name)."""
-    return key.split("|", 1)[0]
-
-
-def encode_block(block: Block) -> bytes:
-    """A block as JSON for its changelog record (packed cells as plain integer lists)."""
-    return orjson.dumps({k: v.tolist() if k in PACKED else v for k, v in block.items()})
-
-
-def decode_block(data: bytes) -> Block:
-    """The block ``encode_block`` wrote, cells packed again."""
-    raw: Block = orjson.loads(data)
-    for k in PACKED:
-        if k in raw:
-            raw[k] = array("q", raw[k])
-    return raw
-
-
-def _pairs(n: int) -> array[int]:
-    return array("q", bytes(16 * n))
-
-
-def _sum_pairs(cells: array[int], i: int, j: int) -> tuple[int, int]:
-    """Sum of the pairs i..j (inclusive)."""
-    return sum(cells[2 * i : 2 * j + 2 : 2]), sum(cells[2 * i + 1 : 2 * j + 2 : 2])
-
-
-def _new_hour(bucket_s: int, incarnation: str) -> Block:
-    return {
-        "c": _pairs(BLOCK_S // bucket_s),
-        "r": _pairs(BLOCK_S // ROLLUP_S),
-        "s": [0, 0],
-        "m": 0.0,
-        "a": {},
-        "i": incarnation,
-    }
-
-
-def _new_day(incarnation: str) -> Block:
-    return {"r": _pairs(DAY_S // ROLLUP_S), "k": 0, "m": 0.0, "a": {}, "i": incarnation}
-
-
-def _hour_bit(hour_start: int) -> int:
-    return 1 << (hour_start % DAY_S // BLOCK_S)
-
-
-def _add_counts(
-    block: Block, block_start: int, bucket_s: int, counts: Mapping[int, tuple[int, int]]
-) -> None:
-    base, rollups, s = block.get("c"), block["r"], block.get("s")
-    for start, (bad, total) in counts.items():
-        off = start - block_start
-        if base is not None:
-            i = 2 * (off // bucket_s)
-            base[i] += bad
-            base[i + 1] += total
-        j = 2 * (off // ROLLUP_S)
-        rollups[j] += bad
-        rollups[j + 1] += total
-        if s is not None:
-            s[0] += bad
-            s[1] += total
 
 
 class BucketStore:
@@ -152,7 +60,7 @@ class BucketStore:
         """Key and start of the block holding an hour: its day block once it was moved there."""
         dkey = day_key(slo_id, floor_to(hour_start, DAY_S))
         day = self.blocks.get(dkey)
-        if day is not None and day["k"] & _hour_bit(hour_start):
+        if day is not None and day["k"] & hour_bit(hour_start):
             return dkey, floor_to(hour_start, DAY_S)
         return block_key(slo_id, hour_start), hour_start
 
@@ -199,8 +107,8 @@ class BucketStore:
             for (key, bstart), per in fresh.items():
                 block = current(key)
                 if block is None:
-                    block = _new_hour(self.bucket_s, incarnation)
-                _add_counts(block, bstart, self.bucket_s, per)
+                    block = new_hour(self.bucket_s, incarnation)
+                add_counts(block, bstart, self.bucket_s, per)
                 span = BLOCK_S if "c" in block else DAY_S
                 block["m"] = max(block["m"], min(rec.newest_ts, bstart + span - 1e-6))
                 block["a"][part] = newest_offset[key]
@@ -227,7 +135,7 @@ class BucketStore:
         per_slice = length // self.bucket_s
         for sl in {floor_to(start, length) for start in touched}:
             i = (sl - block_start) // self.bucket_s
-            bad, total = _sum_pairs(cells, i, i + per_slice - 1)
+            bad, total = sum_pairs(cells, i, i + per_slice - 1)
             is_bad = total > 0 and (total - bad) * b < a * total
             if is_bad == (str(sl) in verdicts):
                 continue
@@ -237,7 +145,7 @@ class BucketStore:
             else:
                 del verdicts[str(sl)]
             if "rb" not in block:
-                block["rb"] = _pairs(BLOCK_S // ROLLUP_S)
+                block["rb"] = pairs(BLOCK_S // ROLLUP_S)
             block["rb"][2 * ((sl - block_start) // ROLLUP_S)] += delta
             block.setdefault("sb", [0, 0])[0] += delta
             journal.append((sl, delta, 0))
@@ -278,14 +186,14 @@ class BucketStore:
                     bad += s[0]
                     total += s[1]
                 elif kind in block:
-                    b, n = _sum_pairs(block[kind], (lo_c - bstart) // res, (hi_c - bstart) // res)
+                    b, n = sum_pairs(block[kind], (lo_c - bstart) // res, (hi_c - bstart) // res)
                     bad += b
                     total += n
             else:
                 if bstart - bstart % DAY_S != day_start:
                     day_start = bstart - bstart % DAY_S
                     day = blocks.get(f"{slo_id}|d{day_start}")
-                if day is not None and day["k"] & _hour_bit(bstart):
+                if day is not None and day["k"] & hour_bit(bstart):
                     if res == self.bucket_s:
                         raise LookupError(
                             f"{slo_id}: base cells of hour {bstart} were compacted; a window "
@@ -293,7 +201,7 @@ class BucketStore:
                         )
                     cells = day.get(kind)
                     if cells is not None:  # (a day without a bad slice has no "rb": zero)
-                        b, n = _sum_pairs(
+                        b, n = sum_pairs(
                             cells, (lo_c - day_start) // res, (hi_c - day_start) // res
                         )
                         bad += b
@@ -320,9 +228,9 @@ class BucketStore:
                 out.append((bstart, block["s"][0], block["s"][1]))
                 continue
             day = self.blocks.get(day_key(slo_id, floor_to(bstart, DAY_S)))
-            if day is not None and day["k"] & _hour_bit(bstart):
+            if day is not None and day["k"] & hour_bit(bstart):
                 i = bstart % DAY_S // ROLLUP_S
-                out.append((bstart, *_sum_pairs(day["r"], i, i + BLOCK_S // ROLLUP_S - 1)))
+                out.append((bstart, *sum_pairs(day["r"], i, i + BLOCK_S // ROLLUP_S - 1)))
         return out
 
     def keys_of(self, slo_id: str) -> list[str]:
@@ -367,34 +275,9 @@ class BucketStore:
             elif end <= compact_before:
                 dkey = day_key(slo_id, floor_to(bstart, DAY_S))
                 hour = self.blocks[key]
-                day = days.get(dkey) or self.blocks.get(dkey) or _new_day(hour.get("i", ""))
-                _move_hour(hour, bstart, day)
+                day = days.get(dkey) or self.blocks.get(dkey) or new_day(hour.get("i", ""))
+                move_hour(hour, bstart, day)
                 days[dkey] = day
                 self._drop(key)
         for dkey, day in days.items():
             self._store(dkey, day)
-
-
-def _move_hour(hour: Block, hour_start: int, day: Block) -> None:
-    """Fold an hour block's roll-ups, newest time and offset marks into its day block.
-
-    The day keeps, per source partition, the newest mark of its hours: offsets are applied in
-    order, so a message at or below it was applied to every hour it touched. (The one
-    exception, a crash between two block writes of one batch, is re-read within seconds of the
-    restart, long before its hours are this old.)
-    """
-    i = 2 * (hour_start % DAY_S // ROLLUP_S)
-    for field in ("r", "rb"):
-        if field in hour:
-            cells = day.get(field)
-            if cells is None:
-                cells = day[field] = _pairs(DAY_S // ROLLUP_S)
-            for k, v in enumerate(hour[field]):
-                cells[i + k] += v
-    day["k"] |= _hour_bit(hour_start)
-    day["m"] = max(day["m"], hour["m"])
-    if hour.get("i", "") != day.get("i", ""):
-        day["a"], day["i"] = {}, hour.get("i", "")
-    marks = day["a"]
-    for part, offset in hour["a"].items():
-        marks[part] = max(marks.get(part, -1), offset)

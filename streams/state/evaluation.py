@@ -24,7 +24,8 @@ from streams.core.slo_math import (
     evaluate_slo,
     transitions,
 )
-from streams.state.buckets import BLOCK_S, ROLLUP_S, BucketStore
+from streams.state.blocks import BLOCK_S, ROLLUP_S
+from streams.state.buckets import BucketStore
 from streams.state.sliding import SlidingSums
 
 BUDGET_STATE = "~budget"  # state key suffix of an SLO's budget (rule names cannot start with ~)

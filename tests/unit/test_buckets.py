@@ -10,17 +10,17 @@ from hypothesis import strategies as st
 
 from streams.core.slo_math import Counts
 from streams.kafka.topics import partition_for_slo
-from streams.state.buckets import (
+from streams.state.blocks import (
     BLOCK_S,
     DAY_S,
     ROLLUP_S,
-    BucketStore,
     block_key,
     day_key,
     decode_block,
     encode_block,
     owner_of_key,
 )
+from streams.state.buckets import BucketStore
 from streams.state.sli_record import SliRecord
 
 SLO = "svc:success_rate"
@@ -212,3 +212,19 @@ def test_the_key_index_answers_as_a_scan_would(ops: list[tuple[str, int]], cut: 
     blocks[block_key("b", day + 99 * BLOCK_S)] = dict(blocks.get(block_key("b", day), {}))
     store.reindex()
     assert all(sorted(store.keys_of(s)) == scan(s) for s in ids)
+
+
+def test_a_cell_past_2_31_requests_widens_its_hour_and_survives_the_changelog() -> None:
+    # Base cells are 4 bytes while they fit (they are most of an SLO's memory); one 10-s cell
+    # of a huge service must not overflow them.
+    store = BucketStore({}, 10)
+    big = 2**31 + 5
+    store.apply([SliRecord(SLO, [(1, BASE, 3, 10)], BASE, "0")])
+    store.apply([SliRecord(SLO, [(2, BASE, 1, big)], BASE, "0")])
+    assert store.range(SLO, BASE - 1, BASE, 10) == Counts(4, big + 10)
+    key = block_key(SLO, BASE - BASE % BLOCK_S)
+    again = decode_block(encode_block(store.blocks[key]))
+    assert again["c"].typecode == "q" and sum(again["c"]) == big + 14
+    small = BucketStore({}, 10)
+    small.apply([SliRecord(SLO, [(1, BASE, 0, 1)], BASE, "0")])
+    assert decode_block(encode_block(small.blocks[key]))["c"].typecode == "i"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json, read_exclusions
 from streams.core.silences import Matchers
 from streams.core.slo_math import Counts
-from streams.state.buckets import ROLLUP_S, BucketStore, floor_to
+from streams.state.blocks import ROLLUP_S, floor_to
+from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
 from streams.state.sli_record import SliRecord
 from tests.unit.test_slo_math import slo_999

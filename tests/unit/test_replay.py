@@ -15,7 +15,7 @@ from streams.config.loading import load_config
 from streams.core.slo import BASE_WINDOW_MAX_S
 from streams.local.traffic import EXAMPLE_START, example_history
 from streams.replay.engine import InProcess, replay_file, replay_incidents
-from streams.state.buckets import ROLLUP_S, floor_to
+from streams.state.blocks import ROLLUP_S, floor_to
 from tests.conftest import sloburn
 
 ROOT = Path(__file__).resolve().parents[2]
