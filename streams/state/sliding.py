@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.core.slo_math import Counts
-from streams.state.buckets import BucketStore, Change, floor_to
+from streams.state.blocks import Change, floor_to
+from streams.state.buckets import BucketStore
 
 RangeCounts = Callable[..., Counts]  # (name, lo, hi, res, slices=False) -> Counts
 
@@ -74,8 +75,14 @@ class SlidingSums:
             ):
                 c = span(lo, hi, res, slices)
             else:
-                c = e.counts + _changed_within(changes[slices], e.lo, e.hi, res)
-                c = c + span(e.hi, hi, res, slices) - span(e.lo, lo, res, slices)
+                # Most ticks move no edge across a cell and bring no change: skip empty spans.
+                c = e.counts
+                if changes[slices]:
+                    c = c + _changed_within(changes[slices], e.lo, e.hi, res)
+                if hi // res != e.hi // res:
+                    c = c + span(e.hi, hi, res, slices)
+                if lo // res != e.lo // res:
+                    c = c - span(e.lo, lo, res, slices)
             self._entries[key] = _Entry(gen, lo, hi, res, c)
             return c
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from streams.core.slo import SLO, workbook_rules
 from streams.core.slo_math import Counts, burn_rate
-from streams.state.buckets import ROLLUP_S, BucketStore, floor_to
+from streams.state.blocks import ROLLUP_S, floor_to
+from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
 from streams.state.sli_record import SliRecord
 
@@ -140,9 +141,9 @@ def test_every_window_and_the_budget_window_equal_brute_force(
             applied.append((ts, bad, total))
         window_counts, budget_c, length = ev.counts(slo, t)
         for w in slo.windows_s:
-            # Windows up to the base horizon are exact to the 10-s bucket, longer ones to the
-            # 15-minute roll-up cell.
-            expected = brute(applied, t - w, t, BUCKET_S if w <= slo.base_horizon_s else ROLLUP_S)
+            # Windows up to a day (the Workbook's 1d ticket window too) are exact to the 10-s
+            # bucket, longer ones to the 15-minute roll-up cell.
+            expected = brute(applied, t - w, t, BUCKET_S if w <= 86400 else ROLLUP_S)
             assert window_counts(w) == expected, (w, t)
             ratio = expected.bad / expected.total / 0.001 if expected.total else 0.0
             assert burn_rate(window_counts(w), slo.target) == pytest.approx(ratio, rel=1e-12)
@@ -177,17 +178,18 @@ def test_leap_february_is_29_days() -> None:
     )
 
 
-def test_page_windows_count_10_s_buckets_and_day_windows_15_minute_cells() -> None:
+def test_windows_up_to_a_day_count_10_s_buckets_and_3_days_15_minute_cells() -> None:
     slo = slo_for(None, "UTC")
     store = BucketStore({}, BUCKET_S)
     ev = Evaluator(store, {}, LATENESS_S)
-    t = 1_800_000_000.0 + 86400 + 5 * 60  # 5 minutes into a 15-minute cell
-    # Two minutes past the 1d and 6h edges: inside both windows by 10-s buckets; by roll-up
-    # cell, the 1d window's oldest cell starts 10 minutes past its edge, so it falls out.
-    for offset, ts in enumerate((t - 86400 + 120, t - 6 * 3600 + 120)):
+    t = 1_800_000_000.0 + 3 * 86400 + 5 * 60  # 5 minutes into a 15-minute cell
+    # Two minutes past the 3d and 1d edges: inside both windows by 10-s buckets; by roll-up
+    # cell, the 3d window's oldest cell starts 10 minutes past its edge, so it falls out. The
+    # 1d window used to count roll-up cells too, and lost its edge the same way.
+    for offset, ts in enumerate((t - 3 * 86400 + 120, t - 86400 + 120)):
         store.apply([SliRecord(slo.id, [(offset, floor_to(ts, BUCKET_S), 1, 1)], ts, "0")])
     window_counts, _, _ = ev.counts(slo, t)
-    assert slo.base_horizon_s == 6 * 3600
-    assert window_counts(6 * 3600) == Counts(1, 1)
-    assert window_counts(86400) == Counts(1, 1)  # the 6h event; the edge one is out
-    assert brute([(t - 86400 + 120, 1, 1)], t - 86400, t, BUCKET_S) == Counts(1, 1)
+    assert slo.base_horizon_s == 86400
+    assert window_counts(86400) == Counts(1, 1)
+    assert window_counts(3 * 86400) == Counts(1, 1)  # the 1d event; the edge one is out
+    assert brute([(t - 3 * 86400 + 120, 1, 1)], t - 3 * 86400, t, BUCKET_S) == Counts(1, 1)
