@@ -118,6 +118,11 @@ def bench_page(workdir: Path) -> dict[str, Any]:
     return bench_time_to_page()
 
 
+def bench_page_fleet(workdir: Path) -> dict[str, Any]:
+    """Time to page over 20 staggered live outages among 10,000 SLOs (bench.page)."""
+    return bench_time_to_page(fleet=10_000)
+
+
 def bench_otlp_(workdir: Path) -> dict[str, Any]:
     """Spans/s of one sloburn otlp process against a bare protobuf decode (bench.otlp)."""
     return bench_otlp(workdir)
@@ -127,6 +132,7 @@ BENCHES = {
     "pipeline": bench_pipeline_,
     "otlp": bench_otlp_,
     "page": bench_page,
+    "page-fleet": bench_page_fleet,
     "guarantee": bench_guarantee,
     "evaluation": bench_evaluation,
     "memory": bench_memory_,

@@ -13,7 +13,7 @@ from typing import Any
 
 from streams.config.loading import load_config
 from streams.config.model import Config
-from streams.core.schedule import DueSlos
+from streams.core.schedule import Due
 from streams.local.traffic import fleet_config
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
@@ -47,7 +47,7 @@ def fill(store: BucketStore, slo_ids: list[str], start: int, end: int, per_bucke
 
 
 def ticking(
-    cfg: Config, ev: Evaluator, live: list[str], now: float, ticks: int, due: DueSlos | None = None
+    cfg: Config, ev: Evaluator, live: list[str], now: float, ticks: int, due: Due | None = None
 ) -> tuple[float, list[float]]:
     """CPU seconds of the first evaluation tick over every SLO at ``now``, and of ``ticks``
     more, one a second, a new bucket of traffic for the ``live`` SLOs every 10 of them. With
@@ -114,7 +114,7 @@ def bench_fleet(n_slos: int = 10_000, live_every: int = 10, ticks: int = 20) -> 
     ev = Evaluator(store, {}, 300)
 
     cold, every = ticking(cfg, ev, live, now, ticks)
-    _, due = ticking(cfg, ev, live, now + ticks, ticks, DueSlos(BUCKET_S))
+    _, due = ticking(cfg, ev, live, now + ticks, ticks, Due(BUCKET_S))
     return {
         "slos": n_slos,
         "live_slos": len(live),

@@ -1,4 +1,5 @@
-"""Which SLOs an evaluation tick must evaluate, so that ten thousand SLOs fit in one tick.
+"""Which SLOs an evaluation tick must evaluate (and which services the gate timer must decide
+again), so that ten thousand SLOs fit in one tick.
 
 A window holds whole cells, so between two evaluations an SLO's counts change only when a
 record lands in it or its clock crosses into another cell; evaluating it in between repeats
@@ -14,8 +15,8 @@ from __future__ import annotations
 import zlib
 
 
-class DueSlos:
-    """Per SLO, the cell of clock time it was last evaluated in."""
+class Due:
+    """Per SLO (or service), the cell of clock time it was last evaluated in."""
 
     def __init__(self, cell_s: int) -> None:
         self.cell_s = cell_s

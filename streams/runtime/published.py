@@ -11,9 +11,11 @@ from streams.core.slo_math import SloStatus
 
 @dataclass
 class Published:
-    """Latest SloStatus per SLO id, replaced whole at each evaluation."""
+    """Latest SloStatus per SLO id, replaced whole at each evaluation, and the services
+    evaluated since the gate timer last looked (it decides those again at once)."""
 
     statuses: dict[str, SloStatus] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)
 
 
 def status_json(st: SloStatus) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from faust.types import TP
 
 from streams.core.clocks import SloClock
-from streams.core.schedule import DueSlos
+from streams.core.schedule import Due
 from streams.core.slo import SLO
 from streams.kafka import topics
 from streams.runtime.wiring import Wiring
@@ -35,7 +35,7 @@ class EvaluationTick:
         self.w = w
         self.n = w.cfg.settings.partitions
         self.seen_rebalances = w.app.rebalancing_count
-        self.due = DueSlos(w.buckets.bucket_s)
+        self.due = Due(w.buckets.bucket_s)
         self.seen_inputs: tuple[int, int] = (0, 0)
         self.partition_of: dict[str, TP] = {}
 
@@ -68,6 +68,7 @@ class EvaluationTick:
             )
             log.info("alert %s %s %s: %s", ev.slo, ev.rule, ev.state, ev.summary)
         w.published.statuses[slo.id] = st
+        w.published.fresh.add(slo.service)
         w.metrics.observe_status(st)
 
     async def tick(self) -> None:

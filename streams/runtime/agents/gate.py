@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from streams.core.alerts import AlertEvent
 from streams.core.release_gate import Override, Verdict, decide, rollback_episode
+from streams.core.schedule import Due
 from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.notify.delivery import deliver
 from streams.runtime import failpoints
@@ -158,10 +159,17 @@ def register(w: Wiring) -> None:
                 s.id,
             )
 
+    # A service is decided again when one of its SLOs was evaluated, else once per 10 s
+    # (freezes and overrides follow the clock); /v1/gate always decides afresh.
+    due = Due(10)
+
     @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="gate")
     async def audit_decisions() -> None:
         now = time.time()
+        fresh, w.published.fresh = w.published.fresh, set()
         for service in w.cfg.services:
+            if not due.due(service, now, service in fresh):
+                continue
             try:
                 await record_decision(w, service, now)
             except Exception:  # a raising timer stops the worker
