@@ -1,6 +1,6 @@
-"""``sloburn silence add|list|expire`` and ``sloburn exclude add|list|delete``: the silences
-and exclusions APIs from a shell (token from ``SLOBURN_TOKEN``, never from a flag, so it stays
-out of shell history and ``ps``)."""
+"""``sloburn silence add|list|expire``, ``sloburn exclude add|list|delete`` and ``sloburn
+gate``: the worker's API from a shell. Every one takes ``--url`` and ``--token`` anywhere on
+its line, or ``SLOBURN_URL`` and ``SLOBURN_TOKEN`` (the safer way to pass a token)."""
 
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ def _event_time(text: str) -> float:
 def _run(args: argparse.Namespace, what: str, request: Any) -> int:
     """Exit 0 on success, 1 when the worker refused, 2 when it could not be reached."""
     base = f"{args.url.rstrip('/')}/v1/{what}"
-    token = os.environ.get("SLOBURN_TOKEN", "")
+    token = args.token
     name = what.rstrip("s")
     try:
         if args.action == "list":
-            status, body = call_json(base, "GET")
+            status, body = call_json(base, "GET", token=token)
         elif args.action == "add":
             status, body = call_json(base, "POST", request(), token)
         else:
@@ -115,12 +115,48 @@ def cmd_exclude(args: argparse.Namespace) -> int:
     return _run(args, "exclusions", request)
 
 
-def _command(sub: Any, name: str, help_text: str, fn: Any) -> Any:
-    """A subcommand with --url and its actions; returns the actions' parser group."""
-    p = sub.add_parser(name, help=f"{help_text} (token: SLOBURN_TOKEN)")
-    p.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+def default_url() -> str:
+    """Where client commands find the worker: SLOBURN_URL, else the worker's own
+    SLOBURN_WEB_PORT on loopback, else its default port."""
+    port = os.environ.get("SLOBURN_WEB_PORT", "6066")
+    return os.environ.get("SLOBURN_URL") or f"http://127.0.0.1:{port}"
+
+
+def client_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """``--url`` and ``--token``. A command with actions adds them to itself and (without
+    ``defaults``) to each action, so they may come before or after the action: an action's
+    own default would otherwise overwrite what was given before it."""
+    url = default_url() if defaults else argparse.SUPPRESS
+    token = os.environ.get("SLOBURN_TOKEN", "") if defaults else argparse.SUPPRESS
+    p.add_argument(
+        "--url", default=url, help="the worker's base URL (default: $SLOBURN_URL, %(default)s)"
+    )
+    p.add_argument(
+        "--token",
+        default=token,
+        help="API token for writes (default: $SLOBURN_TOKEN, which keeps it out of shell "
+        "history and ps)",
+    )
+
+
+class _Actions:
+    """An actions group whose every action takes the client options too."""
+
+    def __init__(self, group: Any) -> None:
+        self.group = group
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = self.group.add_parser(name, **kwargs)
+        client_options(p, defaults=False)
+        return p
+
+
+def _command(sub: Any, name: str, help_text: str, fn: Any) -> _Actions:
+    """A subcommand with the client options and its actions; returns the actions' group."""
+    p = sub.add_parser(name, help=help_text)
+    client_options(p)
     p.set_defaults(fn=fn)
-    return p.add_subparsers(dest="action", required=True)
+    return _Actions(p.add_subparsers(dest="action", required=True))
 
 
 def add_parser(sub: Any) -> None:
@@ -166,8 +202,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
         f"{args.url.rstrip('/')}/v1/gate/{urllib.parse.quote(args.service, safe='')}"
         f"{'?critical=true' if args.critical else ''}"
     )
+    auth = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=auth), timeout=args.timeout
+        ) as r:
             v = json.loads(r.read())
     except urllib.error.HTTPError as e:
         detail = ""
@@ -199,7 +238,7 @@ def add_gate_parser(sub: Any) -> None:
     """The gate command."""
     g = sub.add_parser("gate", help="may SERVICE release now? exit 0 yes, 1 no, 2 cannot tell")
     g.add_argument("service")
-    g.add_argument("--url", default=os.environ.get("SLOBURN_URL", "http://127.0.0.1:6066"))
+    client_options(g)
     g.add_argument("--critical", action="store_true", help="a critical fix: may pass a block")
     g.add_argument("--json", action="store_true", help="print the whole decision as JSON")
     g.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the worker")
