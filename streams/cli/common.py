@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIGS = ("configs/slo_config.yaml", "configs/error-budget-policy.yaml")
 SHIPPED = Path(__file__).resolve().parents[1] / "shipped"  # configs in the package (``up``)
@@ -69,4 +70,27 @@ def env_int(name: str, default: int) -> int:
 
 def history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("events", help="JSONL file of raw or pre-aggregated outcomes")
-    p.add_argument("--config", action="append")
+    p.add_argument(
+        "--config",
+        action="append",
+        help="config file, repeatable (default: $SLOBURN_CONFIG, else configs/*.yaml)",
+    )
+
+
+class Formatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless it has none to show or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        quiet = (None, False, argparse.SUPPRESS)
+        if "%(default)" in text or action.default in quiet or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """The argument parser of every sloburn command (subcommands inherit its class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)

@@ -87,16 +87,24 @@ def add_parsers(sub: Any) -> None:
     v.set_defaults(fn=cmd_validate)
 
     c = sub.add_parser("convert", help="OpenSLO <-> sloburn config, to stdout")
-    c.add_argument("--to", choices=["sloburn", "openslo"], required=True)
+    c.add_argument(
+        "--to", choices=["sloburn", "openslo"], required=True, help="the format to write"
+    )
     c.add_argument("files", nargs="+", help="OpenSLO files (--to sloburn) or sloburn configs")
     c.set_defaults(fn=cmd_convert)
 
     ru = sub.add_parser("rules", help="the SLOs as Prometheus recording and alerting rules")
     ru.add_argument("config", nargs="*", help="config files (default: configs/*.yaml)")
-    ru.add_argument("--requests-metric", default="http_requests_total")
-    ru.add_argument("--duration-metric", default="http_request_duration_seconds")
-    ru.add_argument("--service-label", default="service")
-    ru.add_argument("--code-label", default="code")
+    ru.add_argument(
+        "--requests-metric", default="http_requests_total", help="counter of requests by code"
+    )
+    ru.add_argument(
+        "--duration-metric",
+        default="http_request_duration_seconds",
+        help="latency histogram (latency SLOs)",
+    )
+    ru.add_argument("--service-label", default="service", help="label naming the service")
+    ru.add_argument("--code-label", default="code", help="label holding the status code")
     ru.add_argument("--route-label", default="route", help="for SLOs with operations")
     ru.add_argument("--method-label", default="method", help="for operations like 'POST /pay'")
     ru.set_defaults(fn=cmd_rules)

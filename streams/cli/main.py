@@ -7,15 +7,23 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
-from streams.cli import configs, history, remote, running
+from streams.cli import completion, configs, history, remote, running
+from streams.cli.common import Parser
+
+
+def _version() -> str:
+    try:
+        return version("sloburn")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    p = argparse.ArgumentParser(
-        prog="sloburn", description="Error budgets and burn-rate alerting as a stream."
-    )
+    p = Parser(prog="sloburn", description="Error budgets and burn-rate alerting as a stream.")
+    p.add_argument("--version", action="version", version=f"sloburn {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     configs.add_parsers(sub)
     running.add_parsers(sub)
@@ -23,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     remote.add_gate_parser(sub)
     remote.add_parser(sub)
     remote.add_exclude_parser(sub)
+    completion.add_parser(sub, p)
     return p
 
 

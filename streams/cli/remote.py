@@ -163,29 +163,34 @@ def add_parser(sub: Any) -> None:
     """The ``silence`` subcommand."""
     acts = _command(sub, "silence", "add, list or expire silences", cmd_silence)
     a = acts.add_parser("add", help="silence matching alerts for a while")
-    a.add_argument("--service")
-    a.add_argument("--slo")
-    a.add_argument("--severity", choices=["page", "ticket"])
+    a.add_argument("--service", help="only this service's alerts")
+    a.add_argument("--slo", help="only this SLO's alerts")
+    a.add_argument("--severity", choices=["page", "ticket"], help="only this severity")
     a.add_argument("--duration", required=True, help="e.g. 30m, 2h, 1d")
     a.add_argument("--comment", required=True, help="why (kept with the silence and audited)")
     acts.add_parser("list", help="every silence: active, pending and expired")
     e = acts.add_parser("expire", help="end a silence now")
-    e.add_argument("id")
+    e.add_argument("id", help="the silence's id (see list)")
 
 
 def add_exclude_parser(sub: Any) -> None:
     """The ``exclude`` subcommand."""
     acts = _command(sub, "exclude", "maintenance windows and corrections", cmd_exclude)
     a = acts.add_parser("add", help="leave an event-time range out of budgets (past or future)")
-    a.add_argument("--service")
-    a.add_argument("--slo")
-    a.add_argument("--kind", choices=["maintenance", "correction"], default="maintenance")
+    a.add_argument("--service", help="every SLO of this service")
+    a.add_argument("--slo", help="only this SLO")
+    a.add_argument(
+        "--kind",
+        choices=["maintenance", "correction"],
+        default="maintenance",
+        help="planned work, or bad data to leave out",
+    )
     a.add_argument("--from", dest="start", required=True, help="ISO 8601 or unix seconds")
     a.add_argument("--to", dest="end", required=True, help="ISO 8601 or unix seconds")
     a.add_argument("--comment", required=True, help="why (kept with it and audited)")
     acts.add_parser("list", help="every exclusion, deleted ones too")
     d = acts.add_parser("delete", help="count the range again")
-    d.add_argument("id")
+    d.add_argument("id", help="the exclusion's id (see list)")
 
 
 GATE_EXIT = {"allow": 0, "allow_monitor": 0, "signoff": 1, "block": 1, "freeze": 1, "rollback": 1}
@@ -237,7 +242,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def add_gate_parser(sub: Any) -> None:
     """The gate command."""
     g = sub.add_parser("gate", help="may SERVICE release now? exit 0 yes, 1 no, 2 cannot tell")
-    g.add_argument("service")
+    g.add_argument("service", help="the service about to release")
     client_options(g)
     g.add_argument("--critical", action="store_true", help="a critical fix: may pass a block")
     g.add_argument("--json", action="store_true", help="print the whole decision as JSON")

@@ -147,13 +147,30 @@ def add_parsers(sub: Any) -> None:
     _worker_parser(sub, broker_default)
 
     b = sub.add_parser("broker", help="run the embedded broker (Tansu, memory storage)")
-    b.add_argument("--port", type=int, default=env_int("SLOBURN_BROKER_PORT", 9092))
+    b.add_argument(
+        "--port",
+        type=int,
+        default=env_int("SLOBURN_BROKER_PORT", 9092),
+        help="port on 127.0.0.1 ($SLOBURN_BROKER_PORT)",
+    )
     b.set_defaults(fn=cmd_broker)
 
     u = sub.add_parser("up", help="broker + worker + local receivers + a scripted outage")
-    u.add_argument("--config", action="append")
-    u.add_argument("--broker-port", type=int, default=env_int("SLOBURN_BROKER_PORT", 9092))
-    u.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
+    u.add_argument(
+        "--config", action="append", help="config file, repeatable (default: the demo's)"
+    )
+    u.add_argument(
+        "--broker-port",
+        type=int,
+        default=env_int("SLOBURN_BROKER_PORT", 9092),
+        help="embedded broker port ($SLOBURN_BROKER_PORT)",
+    )
+    u.add_argument(
+        "--web-port",
+        type=int,
+        default=env_int("SLOBURN_WEB_PORT", 6066),
+        help="the worker's HTTP port ($SLOBURN_WEB_PORT)",
+    )
     u.add_argument("--workdir", default=".sloburn", help="where logs go")
     u.add_argument(
         "--kafka",
@@ -167,7 +184,7 @@ def add_parsers(sub: Any) -> None:
 
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
-    s.add_argument("--broker", default=broker_default)
+    s.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
     s.add_argument("--partitions", type=int, default=8, help="partitions if the topic is missing")
     s.add_argument("--batch", action="store_true", help="many raw outcomes per message")
     s.add_argument(
@@ -183,11 +200,30 @@ def add_parsers(sub: Any) -> None:
 def _worker_parser(sub: Any, broker_default: str) -> None:
     w = sub.add_parser("worker", help="run the stream worker")
     w.add_argument("--config", action="append", help="config file (repeatable)")
-    w.add_argument("--broker", default=broker_default, help="bootstrap host:port")
-    w.add_argument("--web-host", default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"))
-    w.add_argument("--web-port", type=int, default=env_int("SLOBURN_WEB_PORT", 6066))
-    w.add_argument("--data-dir", default=os.environ.get("SLOBURN_DATA_DIR", "./data"))
-    w.add_argument("--loglevel", "-l", default="info", choices=["debug", "info", "warn", "error"])
+    w.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
+    w.add_argument(
+        "--web-host",
+        default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"),
+        help="HTTP address ($SLOBURN_WEB_HOST)",
+    )
+    w.add_argument(
+        "--web-port",
+        type=int,
+        default=env_int("SLOBURN_WEB_PORT", 6066),
+        help="HTTP port: page, API, /metrics ($SLOBURN_WEB_PORT)",
+    )
+    w.add_argument(
+        "--data-dir",
+        default=os.environ.get("SLOBURN_DATA_DIR", "./data"),
+        help="Faust's local state ($SLOBURN_DATA_DIR)",
+    )
+    w.add_argument(
+        "--loglevel",
+        "-l",
+        default="info",
+        choices=["debug", "info", "warn", "error"],
+        help="log level",
+    )
     w.add_argument(
         "--replay-mode",
         action="store_true",
@@ -211,7 +247,16 @@ def _worker_parser(sub: Any, broker_default: str) -> None:
 def _otlp_parser(sub: Any, broker_default: str) -> None:
     o = sub.add_parser("otlp", help="receive OpenTelemetry spans over OTLP/HTTP (POST /v1/traces)")
     o.add_argument("--config", action="append", help="config file (repeatable)")
-    o.add_argument("--broker", default=broker_default)
-    o.add_argument("--host", default=os.environ.get("SLOBURN_OTLP_HOST", "127.0.0.1"))
-    o.add_argument("--port", type=int, default=env_int("SLOBURN_OTLP_PORT", 4318))
+    o.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
+    o.add_argument(
+        "--host",
+        default=os.environ.get("SLOBURN_OTLP_HOST", "127.0.0.1"),
+        help="HTTP address ($SLOBURN_OTLP_HOST)",
+    )
+    o.add_argument(
+        "--port",
+        type=int,
+        default=env_int("SLOBURN_OTLP_PORT", 4318),
+        help="HTTP port, OTLP/HTTP's ($SLOBURN_OTLP_PORT)",
+    )
     o.set_defaults(fn=cmd_otlp)
