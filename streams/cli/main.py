@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from streams.cli import completion, configs, history, remote, running
+from streams.cli import completion, configs, history, override, remote, running
 from streams.cli.common import Parser
 
 
@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     remote.add_gate_parser(sub)
     remote.add_parser(sub)
     remote.add_exclude_parser(sub)
+    override.add_parser(sub)
     completion.add_parser(sub, p)
     return p
 

@@ -53,7 +53,7 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _event_time(text: str) -> float:
+def event_time(text: str) -> float:
     """Unix seconds, or an ISO 8601 time (Z or an offset; local time without one)."""
     try:
         return float(text)
@@ -61,28 +61,50 @@ def _event_time(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _run(args: argparse.Namespace, what: str, request: Any) -> int:
+class Refused(Exception):
+    """A client command's request failed; ``code`` is its exit code (1 the worker refused,
+    2 it could not be reached). What went wrong was printed already."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def request(args: argparse.Namespace, name: str, method: str, path: str, body: Any = None) -> Any:
+    """The worker's JSON answer to one request at ``path`` (under ``--url``, with the token)."""
+    try:
+        status, answer = call_json(f"{args.url.rstrip('/')}{path}", method, body, args.token)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        print(f"{name}: {getattr(e, 'reason', e)}", file=sys.stderr)
+        raise Refused(2) from None
+    if status >= 400:
+        print(f"{name}: HTTP {status}: {answer.get('error', answer)}", file=sys.stderr)
+        raise Refused(1)
+    return answer
+
+
+def _run(args: argparse.Namespace, what: str, body: Any) -> int:
     """Exit 0 on success, 1 when the worker refused, 2 when it could not be reached."""
-    base = f"{args.url.rstrip('/')}/v1/{what}"
-    token = args.token
     name = what.rstrip("s")
     try:
         if args.action == "list":
-            status, body = call_json(base, "GET", token=token)
+            answer = request(args, name, "GET", f"/v1/{what}")
         elif args.action == "add":
-            status, body = call_json(base, "POST", request(), token)
+            answer = request(args, name, "POST", f"/v1/{what}", body())
         else:
-            status, body = call_json(f"{base}/{args.id}", "DELETE", token=token)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        print(f"{name}: {getattr(e, 'reason', e)}", file=sys.stderr)
-        return 2
-    if status >= 400:
-        print(f"{name}: HTTP {status}: {body.get('error', body)}", file=sys.stderr)
-        return 1
+            answer = request(args, name, "DELETE", f"/v1/{what}/{args.id}")
+    except Refused as r:
+        return r.code
     line = _line if what == "silences" else _exclusion_line
-    for item in body[what] if args.action == "list" else [body]:
+    for item in answer[what] if args.action == "list" else [answer]:
         print(line(item))
     return 0
+
+
+def verdict_line(v: dict[str, Any]) -> str:
+    """A gate decision in one line, as ``sloburn gate`` prints it."""
+    why = "; ".join(v["reasons"]) or "budget healthy"
+    return f"gate {v['service']}: {v['decision'].upper()} - {why}"
 
 
 def cmd_silence(args: argparse.Namespace) -> int:
@@ -107,8 +129,8 @@ def cmd_exclude(args: argparse.Namespace) -> int:
         return {
             "kind": args.kind,
             "matchers": {k: v for k, v in matchers.items() if v},
-            "starts_at": _event_time(args.start),
-            "ends_at": _event_time(args.end),
+            "starts_at": event_time(args.start),
+            "ends_at": event_time(args.end),
             "comment": args.comment,
         }
 
@@ -151,7 +173,7 @@ class _Actions:
         return p
 
 
-def _command(sub: Any, name: str, help_text: str, fn: Any) -> _Actions:
+def command(sub: Any, name: str, help_text: str, fn: Any) -> _Actions:
     """A subcommand with the client options and its actions; returns the actions' group."""
     p = sub.add_parser(name, help=help_text)
     client_options(p)
@@ -161,7 +183,7 @@ def _command(sub: Any, name: str, help_text: str, fn: Any) -> _Actions:
 
 def add_parser(sub: Any) -> None:
     """The ``silence`` subcommand."""
-    acts = _command(sub, "silence", "add, list or expire silences", cmd_silence)
+    acts = command(sub, "silence", "add, list or expire silences", cmd_silence)
     a = acts.add_parser("add", help="silence matching alerts for a while")
     a.add_argument("--service", help="only this service's alerts")
     a.add_argument("--slo", help="only this SLO's alerts")
@@ -175,7 +197,7 @@ def add_parser(sub: Any) -> None:
 
 def add_exclude_parser(sub: Any) -> None:
     """The ``exclude`` subcommand."""
-    acts = _command(sub, "exclude", "maintenance windows and corrections", cmd_exclude)
+    acts = command(sub, "exclude", "maintenance windows and corrections", cmd_exclude)
     a = acts.add_parser("add", help="leave an event-time range out of budgets (past or future)")
     a.add_argument("--service", help="every SLO of this service")
     a.add_argument("--slo", help="only this SLO")
@@ -234,8 +256,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(v, indent=2))
     else:
-        why = "; ".join(v["reasons"]) or "budget healthy"
-        print(f"gate {v['service']}: {v['decision'].upper()} - {why}")
+        print(verdict_line(v))
     return GATE_EXIT.get(v["decision"], 2)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from streams.core.slo_math import SloStatus
+from streams.core.timestamps import iso
 
 Decision = Literal["allow", "allow_monitor", "signoff", "block", "freeze", "rollback"]
 
@@ -139,7 +140,7 @@ def decide(
     if live is not None and underlying not in PROCEED:
         decision = "allow_monitor"
         reasons.append(
-            f"override by {live.approver} until {live.expires_at:.0f}: {live.reason} "
+            f"override by {live.approver} until {iso(live.expires_at)}: {live.reason} "
             f"(would be {underlying})"
         )
     elif critical and underlying == "block":

@@ -7,7 +7,6 @@ import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from faust.web import View
@@ -61,11 +60,6 @@ async def read_json(request: Any, model: type[M]) -> M:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ValueError(f"{where}: {err['msg']}" if where else err["msg"]) from None
-
-
-def iso(ts: float | None) -> str | None:
-    """Unix seconds as ISO 8601 UTC (None stays None)."""
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @dataclass(frozen=True)

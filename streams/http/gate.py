@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from streams.core.release_gate import Override, Verdict
-from streams.core.timestamps import UnixSeconds
-from streams.http.common import Resource, iso, mount, read_json, token_required
+from streams.core.timestamps import UnixSeconds, iso
+from streams.http.common import Resource, mount, read_json, token_required
 from streams.runtime.agents.gate import audit, record_decision, verdict
 from streams.runtime.wiring import Wiring
 
@@ -111,8 +111,52 @@ class GateOverride(Resource):
         await audit(w, {**record, "until": expires_at, "at": now})
         return self.json(verdict_json(verdict(w, service, now)), status=201)
 
+    async def get(self, request: Any, service: str) -> Any:
+        """The override in force for the service (``"override": null`` when none is)."""
+        if service not in self.w.cfg.services:
+            return unknown_service(self, service)
+        ov = override_in_force(self.w, service, time.time())
+        return self.json({"service": service, "override": ov})
+
+    @token_required
+    async def delete(self, request: Any, who: str, service: str) -> Any:
+        """Revoke the override in force now (audited); 404 when none is."""
+        w = self.w
+        if service not in w.cfg.services:
+            return unknown_service(self, service)
+        now = time.time()
+        ov = override_in_force(w, service, now)
+        if ov is None:
+            return self.json({"error": f"no override in force for {service!r}"}, status=404)
+        del w.gate_state[f"{service}|override"]
+        record = {"kind": "override_revoked", "service": service, "who": who}
+        await audit(w, {**record, "why": f"revoked the override by {ov['approver']}", "at": now})
+        return self.json(verdict_json(verdict(w, service, now)))
+
+
+def override_in_force(w: Wiring, service: str, now: float) -> dict[str, Any] | None:
+    """The service's unexpired override as the API shows it (ISO times), or None."""
+    raw = w.gate_state.get(f"{service}|override")
+    if not raw or raw["expires_at"] <= now:
+        return None
+    return {
+        "approver": raw["approver"],
+        "reason": raw["reason"],
+        "created_at": iso(raw["created_at"]),
+        "expires_at": iso(raw["expires_at"]),
+    }
+
+
+class Overrides(Resource):
+    async def get(self, request: Any) -> Any:
+        """Every override in force among the services this worker decides."""
+        now = time.time()
+        found = ((s, override_in_force(self.w, s, now)) for s in self.w.cfg.services)
+        return self.json({"overrides": [{"service": s, **ov} for s, ov in found if ov]})
+
 
 def register(w: Wiring, tokens: Mapping[str, str]) -> None:
-    """Serve the gate and its override."""
+    """Serve the gate and its overrides."""
     mount(w, tokens, "/v1/gate/{service}", Gate)
     mount(w, tokens, "/v1/gate/{service}/override", GateOverride)
+    mount(w, tokens, "/v1/overrides", Overrides)

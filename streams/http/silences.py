@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.silences import Silence, SilenceRequest
-from streams.http.common import Creation, Resource, iso, mount, token_required
+from streams.core.timestamps import iso
+from streams.http.common import Creation, Resource, mount, token_required
 from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit
 from streams.runtime.wiring import Wiring

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -155,9 +156,30 @@ def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     assert gate_cli(w, "shop-api").returncode == 0
     wait_for(lambda: w.get("/v1/gate/shop-api")["override"] is None, 15, "the override to lapse")
     assert w.get("/v1/gate/shop-api")["decision"] == "block"
+
+    # From a shell: add, list and revoke, the token from the environment.
+    env = {**os.environ, "SLOBURN_URL": w.web, "SLOBURN_TOKEN": TOKEN}
+    added = sloburn("override", "add", "shop-api", "--reason", "INC-43", "--for", "1h", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "ALLOW_MONITOR" in added.stdout and "override by alice until 20" in added.stdout
+    listed = sloburn("override", "list", env=env)
+    assert listed.stdout.startswith("shop-api  by alice until 20") and "INC-43" in listed.stdout
+    one = w.get("/v1/gate/shop-api/override")["override"]
+    assert (one["approver"], one["reason"]) == ("alice", "INC-43")
+    assert w.delete("/v1/gate/shop-api/override")[0] == 401  # revoking needs a token too
+    revoked = sloburn("override", "revoke", "shop-api", env=env)
+    assert revoked.returncode == 0 and "BLOCK" in revoked.stdout, revoked.stderr
+    assert w.get("/v1/gate/shop-api/override")["override"] is None
+    assert sloburn("override", "revoke", "shop-api", env=env).returncode == 1  # none in force
+
     audit = asyncio.run(read_topic(broker.bootstrap, topics.DECISIONS))
-    overrides = [a for a in audit if a["kind"] == "override"]
-    assert [(a["who"], a["why"]) for a in overrides] == [("alice", "hotfix for INC-42")]
+    overrides = [(a["kind"], a["who"]) for a in audit if a["kind"].startswith("override")]
+    assert overrides == [
+        ("override", "alice"),
+        ("override", "alice"),
+        ("override_revoked", "alice"),
+    ]
+    assert [a["why"] for a in audit if a["kind"] == "override"] == ["hotfix for INC-42", "INC-43"]
     assert TOKEN not in json.dumps(audit)
 
 

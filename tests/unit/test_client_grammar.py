@@ -49,8 +49,12 @@ class Worker:
             def answer(self) -> None:
                 auth = self.headers.get("Authorization", "")
                 outer.seen.append((self.command, self.path, auth.removeprefix("Bearer ")))
-                if self.path.startswith("/v1/gate/"):
-                    body: Any = GATE
+                if self.path == "/v1/overrides":
+                    body: Any = {"overrides": []}
+                elif self.path.endswith("/override") and self.command == "GET":
+                    body = {"service": "api", "override": None}
+                elif self.path.startswith("/v1/gate/"):
+                    body = GATE
                 elif self.path.startswith("/v1/silences"):
                     body = {"silences": [SILENCE]} if self.command == "GET" else SILENCE
                 else:
@@ -108,6 +112,14 @@ COMMANDS = [
     ),
     (["exclude"], ["delete", "e1"], ("DELETE", "/v1/exclusions/e1")),
     (["gate"], ["api"], ("GET", "/v1/gate/api")),
+    (["override"], ["list"], ("GET", "/v1/overrides")),
+    (["override"], ["list", "api"], ("GET", "/v1/gate/api/override")),
+    (
+        ["override"],
+        ["add", "api", "--reason", "r", "--for", "1h"],
+        ("POST", "/v1/gate/api/override"),
+    ),
+    (["override"], ["revoke", "api"], ("DELETE", "/v1/gate/api/override")),
 ]
 
 
