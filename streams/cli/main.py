@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from streams.cli import completion, configs, history, override, remote, running
+from streams.cli import completion, configs, history, override, remote, running, status
 from streams.cli.common import Parser
 
 
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     remote.add_parser(sub)
     remote.add_exclude_parser(sub)
     override.add_parser(sub)
+    status.add_parser(sub)
     completion.add_parser(sub, p)
     return p
 

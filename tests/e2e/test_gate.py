@@ -182,6 +182,15 @@ def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     assert [a["why"] for a in audit if a["kind"] == "override"] == ["hotfix for INC-42", "INC-43"]
     assert TOKEN not in json.dumps(audit)
 
+    # sloburn status shows the budget the API has, and --json the API's own answer.
+    slo = w.get("/v1/slos")["slos"][0]
+    shown = sloburn("status", env=env)
+    assert shown.returncode in (0, 1), shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if line.startswith(slo["id"]))
+    assert f"{100 * slo['budget']['remaining']:.1f} %" in row
+    as_json = json.loads(sloburn("status", "--json", "--url", w.web).stdout)
+    assert [s["id"] for s in as_json] == [slo["id"]]
+
 
 def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]

@@ -49,8 +49,10 @@ class Worker:
             def answer(self) -> None:
                 auth = self.headers.get("Authorization", "")
                 outer.seen.append((self.command, self.path, auth.removeprefix("Bearer ")))
-                if self.path == "/v1/overrides":
-                    body: Any = {"overrides": []}
+                if self.path == "/v1/slos":
+                    body: Any = {"slos": []}
+                elif self.path == "/v1/overrides":
+                    body = {"overrides": []}
                 elif self.path.endswith("/override") and self.command == "GET":
                     body = {"service": "api", "override": None}
                 elif self.path.startswith("/v1/gate/"):
@@ -112,6 +114,7 @@ COMMANDS = [
     ),
     (["exclude"], ["delete", "e1"], ("DELETE", "/v1/exclusions/e1")),
     (["gate"], ["api"], ("GET", "/v1/gate/api")),
+    (["status"], [], ("GET", "/v1/slos")),
     (["override"], ["list"], ("GET", "/v1/overrides")),
     (["override"], ["list", "api"], ("GET", "/v1/gate/api/override")),
     (
