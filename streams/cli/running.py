@@ -34,7 +34,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         broker_compat=args.broker_compat,
         security=security,
     )
-    run_worker(cfg, rt, loglevel=args.loglevel)
+    run_worker(cfg, rt, loglevel=args.loglevel, log_format=args.log_format)
     return 0
 
 
@@ -222,7 +222,13 @@ def _worker_parser(sub: Any, broker_default: str) -> None:
         "-l",
         default="info",
         choices=["debug", "info", "warn", "error"],
-        help="log level",
+        help="log level; below debug, Faust's own logs show only warnings",
+    )
+    w.add_argument(
+        "--log-format",
+        default=os.environ.get("SLOBURN_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="json: one JSON object per line, for log pipelines ($SLOBURN_LOG_FORMAT)",
     )
     w.add_argument(
         "--replay-mode",

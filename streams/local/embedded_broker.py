@@ -38,6 +38,12 @@ def broker_binary() -> str:
 
 
 async def _answers(bootstrap: str) -> bool:
+    # A refused connection is the expected answer while the broker starts: aiokafka would log
+    # it as an ERROR on every normal start ("Unable connect to ..."). Only the timeout below
+    # is an error.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     try:
         await client.bootstrap()
@@ -46,6 +52,7 @@ async def _answers(bootstrap: str) -> bool:
         return False
     finally:
         await client.close()
+        quiet.setLevel(level)
 
 
 def wait_until_answers(bootstrap: str, timeout_s: float = 30.0) -> None:

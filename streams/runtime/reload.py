@@ -104,7 +104,7 @@ async def reload(w: Wiring, trigger: str) -> ReloadResult:
     w.metrics.config_last_reload_ok.set(1)
     w.metrics.config_last_reload_time.set(time.time())
     done = changes(old, new)
-    log.warning(
+    log.info(  # a reload that worked is routine; a refused one is the warning
         "config reloaded (%s) from %s: %s", trigger, ", ".join(new.sources), "; ".join(done)
     )
     return ReloadResult(True, tuple(done))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from typing import Any
 
 import faust
 
@@ -12,6 +13,7 @@ from streams.config.model import Config
 from streams.kafka.broker_probe import BrokerInfo, probe
 from streams.kafka.compat import install_highwater_shim
 from streams.kafka.topics import ensure_topics
+from streams.runtime.log_format import JsonFormatter
 from streams.runtime.wiring import Runtime
 from streams.worker.app import build_app
 
@@ -26,7 +28,29 @@ def tansu_compat(setting: str, info: BrokerInfo) -> bool:
     return info.kind == "embedded"
 
 
-def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
+ENGINE_LOGGERS = ("faust", "mode", "aiokafka")
+
+
+class Worker(faust.Worker):
+    """Faust's worker with sloburn's logging: the engine's own loggers at WARNING unless the
+    level asked is debug (its tables of partitions and offsets at every rebalance buried the
+    worker's own lines), and one JSON object per line on request, for log pipelines."""
+
+    def __init__(self, *args: Any, log_format: str = "text", **kwargs: Any) -> None:
+        self.log_format = log_format
+        super().__init__(*args, **kwargs)
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        if level > logging.DEBUG:
+            for name in ENGINE_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
+        if self.log_format == "json":
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter())
+
+
+def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info", log_format: str = "text") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""
     info = asyncio.run(probe(rt.broker, rt.security))
     if rt.processing_guarantee == "exactly_once":
@@ -77,4 +101,4 @@ def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info") -> None:
         rt.web_host,
         rt.web_port,
     )
-    faust.Worker(w.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    Worker(w.app, loglevel=loglevel, quiet=True, log_format=log_format).execute_from_commandline()

@@ -135,7 +135,7 @@ def test_budget_drives_the_decision_down_the_matrix_to_freeze_and_each_change_is
 def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
-    w = worker(SHOP, SLOBURN_API_TOKENS=f"alice:{TOKEN}")
+    w = worker(SHOP, SLOBURN_API_TOKENS=f"alice:{TOKEN}", SLOBURN_LOG_FORMAT="json")
     start = time.time() - 3600
     send(
         broker.bootstrap,
@@ -190,6 +190,14 @@ def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     assert f"{100 * slo['budget']['remaining']:.1f} %" in row
     as_json = json.loads(sloburn("status", "--json", "--url", w.web).stdout)
     assert [s["id"] for s in as_json] == [slo["id"]]
+
+    # The worker logged JSON lines (SLOBURN_LOG_FORMAT=json): its own at info, Faust's
+    # internals only from warning up, and no error on this normal run.
+    lines = [json.loads(line) for line in w.log.read_text().splitlines() if line.strip()]
+    assert any(r["logger"].startswith("streams.") and r["level"] == "info" for r in lines)
+    engine = [r for r in lines if r["logger"].split(".")[0] in ("faust", "mode", "aiokafka")]
+    assert all(r["level"] in ("warning", "error", "critical") for r in engine), engine[:3]
+    assert [r for r in lines if r["level"] in ("error", "critical")] == []
 
 
 def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(
