@@ -49,6 +49,12 @@ class Worker(faust.Worker):
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())
 
+    async def on_startup_finished(self) -> None:
+        """Say it once started, in sloburn's own log (Faust's 'Ready' is below warning)."""
+        await super().on_startup_finished()
+        conf = self.app.conf
+        log.info("worker ready: http://%s:%s", conf.web_host, conf.web_port)
+
 
 def run_worker(cfg: Config, rt: Runtime, loglevel: str = "info", log_format: str = "text") -> None:
     """Run until SIGINT/SIGTERM; raises SystemExit with Faust's exit code."""

@@ -124,7 +124,7 @@ def test_sigterm_stops_the_worker_and_frees_its_port(tmp_path: Path) -> None:
         args = ["worker", "--broker", f"127.0.0.1:{bport}", "--web-port", str(wport)]
         args += ["--data-dir", str(tmp_path / "data")]
         worker = start(args, ROOT, dict(os.environ), wlog)
-        wait_for_log(worker, wlog, "Ready", 120)
+        wait_for_log(worker, wlog, "worker ready", 120)
         terminate_and_check(worker, [wport], wlog, min_children=0)
     finally:
         broker.send_signal(signal.SIGTERM)
