@@ -23,7 +23,7 @@ from streams.config.loading import load_config
 from streams.config.model import Config
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
 from streams.core.silences import Silence, SilenceRequest
-from streams.http.common import iso as _iso
+from streams.core.timestamps import iso as _iso
 from streams.http.gate import OverrideRequest
 from streams.http.silences import silence_json
 from streams.ingest.aggregate import Aggregate

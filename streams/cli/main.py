@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from streams.cli import completion, configs, history, override, remote, running, status
 from streams.cli.common import Parser
+from streams.runtime.log_format import JsonFormatter
 
 
 def _version() -> str:
@@ -55,10 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     broker's Tansu child, the worker, receivers, temporary directories) in its ``finally``.
     The worker keeps Faust's own handling of both signals (a graceful stop).
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     args = parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if getattr(args, "log_format", "") == "json" else text)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.fn is not running.cmd_worker:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         # The client's own reconnect chatter; what failed is said once, below.

@@ -199,19 +199,7 @@ def add_parsers(sub: Any) -> None:
 
 def _worker_parser(sub: Any, broker_default: str) -> None:
     w = sub.add_parser("worker", help="run the stream worker")
-    w.add_argument("--config", action="append", help="config file (repeatable)")
-    w.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
-    w.add_argument(
-        "--web-host",
-        default=os.environ.get("SLOBURN_WEB_HOST", "127.0.0.1"),
-        help="HTTP address ($SLOBURN_WEB_HOST)",
-    )
-    w.add_argument(
-        "--web-port",
-        type=int,
-        default=env_int("SLOBURN_WEB_PORT", 6066),
-        help="HTTP port: page, API, /metrics ($SLOBURN_WEB_PORT)",
-    )
+    _server_options(w, broker_default, "--web", "SLOBURN_WEB", 6066, "page, API, /metrics")
     w.add_argument(
         "--data-dir",
         default=os.environ.get("SLOBURN_DATA_DIR", "./data"),
@@ -252,17 +240,25 @@ def _worker_parser(sub: Any, broker_default: str) -> None:
 
 def _otlp_parser(sub: Any, broker_default: str) -> None:
     o = sub.add_parser("otlp", help="receive OpenTelemetry spans over OTLP/HTTP (POST /v1/traces)")
-    o.add_argument("--config", action="append", help="config file (repeatable)")
-    o.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
-    o.add_argument(
-        "--host",
-        default=os.environ.get("SLOBURN_OTLP_HOST", "127.0.0.1"),
-        help="HTTP address ($SLOBURN_OTLP_HOST)",
-    )
-    o.add_argument(
-        "--port",
-        type=int,
-        default=env_int("SLOBURN_OTLP_PORT", 4318),
-        help="HTTP port, OTLP/HTTP's ($SLOBURN_OTLP_PORT)",
-    )
+    _server_options(o, broker_default, "-", "SLOBURN_OTLP", 4318, "OTLP/HTTP's")
     o.set_defaults(fn=cmd_otlp)
+
+
+def _server_options(
+    p: Any, broker_default: str, prefix: str, env: str, port: int, what: str
+) -> None:
+    """--config, --broker, and the HTTP address and port (``{prefix}-host``/``-port``,
+    defaults from ``{env}_HOST``/``_PORT``) of a command that serves."""
+    p.add_argument("--config", action="append", help="config file (repeatable)")
+    p.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
+    p.add_argument(
+        f"{prefix}-host",
+        default=os.environ.get(f"{env}_HOST", "127.0.0.1"),
+        help=f"HTTP address (${env}_HOST)",
+    )
+    p.add_argument(
+        f"{prefix}-port",
+        type=int,
+        default=env_int(f"{env}_PORT", port),
+        help=f"HTTP port: {what} (${env}_PORT)",
+    )

@@ -14,6 +14,7 @@ from streams.config.model import Config
 from streams.kafka import topics
 from streams.kafka.broker_watch import BrokerWatch
 from streams.runtime.flow_control import FlowControl
+from streams.runtime.log_format import ENGINE_LOGGER
 from streams.runtime.metrics import Metrics
 from streams.runtime.producer_buffer import DrainingProducerBuffer
 from streams.runtime.web_server import GuardedWeb
@@ -27,6 +28,8 @@ class SloburnApp(faust.App):
     """The Faust app, with the guarded web server, a changelog buffer whose flush really
     waits (streams.runtime.producer_buffer) and flow control that keeps what it must
     (streams.runtime.flow_control)."""
+
+    logger = ENGINE_LOGGER
 
     def _new_web(self) -> Web:
         return GuardedWeb(self)
@@ -51,6 +54,8 @@ class SloTable(faust.Table):
     of an SLO in the partition its SLI records use, so recovery after a rebalance brings the
     SLO's whole state to the worker that owns it.
     """
+
+    logger = ENGINE_LOGGER
 
     def partition_for_key(self, key: Any) -> int | None:
         return topics.partition_for_slo(owner_of_key(str(key)), self.partitions or 1)

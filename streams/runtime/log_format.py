@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 
 import orjson
 
+# The logger of sloburn's subclasses of Faust services (app, table, web server, producer
+# buffer): their "Starting..."/"Stopping..." lines are the engine's, and follow its level.
+ENGINE_LOGGER = logging.getLogger("faust.sloburn")
+
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as one line of JSON."""
@@ -24,3 +28,25 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line).decode()
+
+
+class RetriableAsWarning(logging.Filter):
+    """aiokafka logs a group coordinator that is not ready as an ERROR, and retries. On Apache
+    Kafka that happens at nearly every first start (the offsets topic is still being created):
+    an ERROR line on a normal start. It stays in the log, as the warning it is."""
+
+    RETRIABLE = (
+        "GroupCoordinatorNotAvailableError",
+        "NotCoordinatorForGroupError",
+        "CoordinatorLoadInProgressError",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and any(
+            r in record.getMessage() for r in self.RETRIABLE
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"

@@ -22,11 +22,15 @@ from typing import Any
 
 from faust.transport.producer import ProducerBuffer
 
+from streams.runtime.log_format import ENGINE_LOGGER
+
 CHECK_EVERY_S = 1.0
 
 
 class DrainingProducerBuffer(ProducerBuffer):
     """A ProducerBuffer whose flush returns when everything put in it was delivered."""
+
+    logger = ENGINE_LOGGER
 
     def __post_init__(self) -> None:
         super().__post_init__()

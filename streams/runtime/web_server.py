@@ -16,6 +16,8 @@ from aiohttp.web import AppRunner
 from aiohttp.web_protocol import RequestHandler
 from faust.web.drivers.aiohttp import Web
 
+from streams.runtime.log_format import ENGINE_LOGGER
+
 HEAD_TIMEOUT_S = 10.0
 CHECK_EVERY_S = 1.0
 
@@ -59,6 +61,8 @@ class _Runner(AppRunner):
 
 class GuardedWeb(Web):
     """Faust's aiohttp web driver, serving through _Runner."""
+
+    logger = ENGINE_LOGGER
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)

