@@ -130,11 +130,16 @@ def cluster_worker(
     yield broker, w, AckedProducer(broker.bootstrap)
 
 
-def fault(broker: Any, node_id: int) -> None:
-    """kill -9 one node, let the cluster fail over for 8 s, bring it back."""
+def fault(broker: Any, node_id: int, w: Worker) -> None:
+    """kill -9 one node, let the cluster fail over until the worker sees the node gone (the
+    controller fences a silent broker only after broker.session.timeout.ms, 9 s by default,
+    so a fixed pause would race it), then bring it back."""
     node = next(n for n in broker.cluster.nodes if n.node_id == node_id)
     broker.cluster.kill9(node)
     time.sleep(8)
+    wait_for(
+        lambda: node_id in w.get("/healthz")["broker"]["brokers_missing"], 60, "node seen gone"
+    )
     broker.cluster.start_node(node)
 
 
@@ -156,16 +161,16 @@ def test_three_brokers_lose_leader_and_coordinator_and_every_acknowledged_count_
     steady.start()
     pid = w.proc.pid
     leader = leader_of(boot, topics.OUTCOMES, 0)
-    fault(broker, leader)
+    fault(broker, leader, w)
     wait_for(lambda: len(w.get("/healthz")["broker"]["brokers_alive"]) == 3, 90, "node back")
     coordinator = coordinator_of(boot, "sloburn")
-    fault(broker, coordinator)
+    fault(broker, coordinator, w)
     wait_for(lambda: len(w.get("/healthz")["broker"]["brokers_alive"]) == 3, 90, "node back")
     # And the active controller: a KRaft failover keeps the cluster id, so the worker must not
     # take it for a new broker incarnation.
     controller = broker.cluster.active_controller()
     assert controller is not None
-    fault(broker, controller)
+    fault(broker, controller, w)
     wait_for(lambda: len(w.get("/healthz")["broker"]["brokers_alive"]) == 3, 90, "node back")
     wait_for(lambda: not steady.tail, 120, "checkout's healthy tail to be sent")
     steady.stop()
