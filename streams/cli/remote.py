@@ -44,13 +44,9 @@ def _line(s: dict[str, Any]) -> str:
 
 
 def _exclusion_line(e: dict[str, Any]) -> str:
-    span = f"{_utc(e['starts_at'])} .. {_utc(e['ends_at'])}"
+    span = f"{e['starts_at']} .. {e['ends_at']}"
     who = f"by {e['created_by']}: {e['comment']}"
     return f"{e['id']}  {e['status']:<8} {e['kind']} {_matched(e)}  {span}  {who}"
-
-
-def _utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def event_time(text: str) -> float:
@@ -215,11 +211,20 @@ def add_exclude_parser(sub: Any) -> None:
     d.add_argument("id", help="the exclusion's id (see list)")
 
 
-GATE_EXIT = {"allow": 0, "allow_monitor": 0, "signoff": 1, "block": 1, "freeze": 1, "rollback": 1}
+NO_DATA_EXIT = 3
+
+
+def gate_exit(v: dict[str, Any]) -> int:
+    """0: release; 1: do not (budget, burn or freeze); 3: do not, the service has no data and
+    its policy blocks on that (``on_no_data: block``)."""
+    if v["proceed"]:
+        return 0
+    return NO_DATA_EXIT if v["decision"] == "no_data" else 1
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    """Exit 0 to release, 1 not to, 2 when the answer cannot be had."""
+    """Exit 0 to release, 1 not to, 2 when the answer cannot be had, 3 not to for lack of
+    data."""
     import json
     import urllib.error
     import urllib.parse
@@ -257,12 +262,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(json.dumps(v, indent=2))
     else:
         print(verdict_line(v))
-    return GATE_EXIT.get(v["decision"], 2)
+    return gate_exit(v)
 
 
 def add_gate_parser(sub: Any) -> None:
     """The gate command."""
-    g = sub.add_parser("gate", help="may SERVICE release now? exit 0 yes, 1 no, 2 cannot tell")
+    g = sub.add_parser(
+        "gate", help="may SERVICE release now? exit 0 yes, 1 no, 2 cannot tell, 3 no (no data)"
+    )
     g.add_argument("service", help="the service about to release")
     client_options(g)
     g.add_argument("--critical", action="store_true", help="a critical fix: may pass a block")

@@ -25,7 +25,9 @@ class ReleaseGate(FrozenModel):
     Above ``monitor_below_pct``: allow; down to ``signoff_below_pct``: allow, monitor; down to
     ``threshold_pct``: require sign-off; below it: ``action``. Exhausted for
     ``freeze_after_days`` (event time): freeze. Below ``reliability_work_below_pct`` the
-    decision says to schedule reliability work.
+    decision says to schedule reliability work. No data in the SLO window: the decision is
+    ``no_data``, and ``on_no_data`` says whether a release may proceed on it (a new service
+    has none; a silent one may be broken, which some teams would rather block).
     """
 
     threshold_pct: Annotated[float, Field(ge=0, le=100)] = 20
@@ -35,6 +37,7 @@ class ReleaseGate(FrozenModel):
     monitor_below_pct: Annotated[float, Field(ge=0, le=100)] = 80
     freeze_after_days: Annotated[float, Field(gt=0)] = 7
     reliability_work_below_pct: Annotated[float, Field(ge=0, le=100)] = 10
+    on_no_data: Literal["allow", "block"] = "allow"
 
     @model_validator(mode="after")
     def _ordered(self) -> ReleaseGate:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from streams.core.silences import Matchers
 from streams.core.slo_math import Counts
-from streams.core.timestamps import UnixSeconds
+from streams.core.timestamps import Instant, iso
 
 MAX_SPAN_S = 400 * 86400
 
@@ -34,12 +34,12 @@ class Exclusion(BaseModel):
     id: str
     kind: Literal["maintenance", "correction"]
     matchers: Matchers
-    starts_at: UnixSeconds  # event time
-    ends_at: UnixSeconds
+    starts_at: Instant  # event time
+    ends_at: Instant
     created_by: str
     comment: str
-    created_at: UnixSeconds
-    deleted_at: UnixSeconds | None = None
+    created_at: Instant
+    deleted_at: Instant | None = None
 
     def applies(self, service: str, slo_id: str) -> bool:
         """In force (not deleted) for this SLO."""
@@ -52,8 +52,8 @@ class ExclusionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["maintenance", "correction"] = "maintenance"
     matchers: Matchers
-    starts_at: UnixSeconds
-    ends_at: UnixSeconds
+    starts_at: Instant
+    ends_at: Instant
     comment: str = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
@@ -117,8 +117,14 @@ def excluded(
 
 
 def exclusion_json(e: Exclusion) -> dict[str, Any]:
-    """How the API shows an exclusion (and what ``read_exclusions`` reads back)."""
-    return {**e.model_dump(), "status": "deleted" if e.deleted_at is not None else "active"}
+    """How the API shows an exclusion, times ISO 8601 UTC (and what ``read_exclusions`` reads
+    back)."""
+    times = ("starts_at", "ends_at", "created_at", "deleted_at")
+    return {
+        **e.model_dump(),
+        **{k: iso(getattr(e, k)) for k in times},
+        "status": "deleted" if e.deleted_at is not None else "active",
+    }
 
 
 def read_exclusions(path: Path) -> list[Exclusion]:

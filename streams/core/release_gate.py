@@ -11,12 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from streams.core.slo import SLO
 from streams.core.slo_math import SloStatus
 from streams.core.timestamps import iso
 
-Decision = Literal["allow", "allow_monitor", "signoff", "block", "freeze", "rollback"]
+Decision = Literal["allow", "allow_monitor", "signoff", "block", "freeze", "rollback", "no_data"]
 
-# Worst last: a service's decision is the highest of its SLOs'.
+# Worst last: a service's decision is the highest of its SLOs'. ``no_data`` ranks just above
+# what its policy does with it (``on_no_data``: allow or block), so a service with data that
+# says block still says block, and one that is healthy but partly silent says no_data.
 SEVERITY: tuple[Decision, ...] = (
     "allow",
     "allow_monitor",
@@ -25,8 +28,10 @@ SEVERITY: tuple[Decision, ...] = (
     "freeze",
     "rollback",
 )
+DECISIONS: tuple[Decision, ...] = (*SEVERITY, "no_data")
 
-# Decisions a release pipeline may proceed on (`sloburn gate` exits 0).
+# Decisions a release pipeline may proceed on (`sloburn gate` exits 0), besides a no_data
+# whose policy allows it.
 PROCEED: frozenset[Decision] = frozenset({"allow", "allow_monitor"})
 
 
@@ -46,6 +51,7 @@ class Verdict:
 
     service: str
     decision: Decision
+    proceed: bool  # whether a release may go ahead on this decision
     reasons: tuple[str, ...]
     budget_remaining: Mapping[str, float]  # SLO id -> ratio of the whole budget
     firing: tuple[str, ...]  # "slo/rule (severity)"
@@ -60,6 +66,17 @@ def _worst(decisions: Iterable[Decision]) -> Decision:
     return max(decisions, key=SEVERITY.index, default="allow")
 
 
+def _rank(decision: Decision, on_no_data: Decision) -> float:
+    if decision == "no_data":
+        return SEVERITY.index(on_no_data) + 0.5
+    return SEVERITY.index(decision)
+
+
+def _no_data(slo: SLO, why: str) -> tuple[Decision, list[str]]:
+    gate = slo.enforcement.release_gate
+    return "no_data", [f"{slo.id}: {why} (policy: {gate.on_no_data} on no data)"]
+
+
 def slo_decision(st: SloStatus) -> tuple[Decision, list[str]]:
     """One SLO's decision and its reasons (percentages of the whole budget)."""
     gate = st.slo.enforcement.release_gate
@@ -68,7 +85,7 @@ def slo_decision(st: SloStatus) -> tuple[Decision, list[str]]:
     name = st.slo.id
     reasons: list[str] = []
     if st.no_data:
-        return "allow", [f"{name}: no data in the SLO window"]
+        return _no_data(st.slo, "no data in the SLO window")
     if pct > gate.monitor_below_pct:
         decision: Decision = "allow"
     elif pct >= gate.signoff_below_pct:
@@ -122,35 +139,42 @@ def decide(
     override: Override | None = None,
     critical: bool = False,
     rollbacks: Mapping[str, str] | None = None,
+    unevaluated: Sequence[SLO] = (),
 ) -> Verdict:
-    """The service's decision at wall time ``now`` (unix s) from its SLOs' latest statuses.
+    """The service's decision at wall time ``now`` (unix s) from its SLOs' latest statuses;
+    ``unevaluated`` SLOs (no status yet) count as no data.
 
     ``critical`` lets a critical fix through ``block`` (never through ``freeze`` or
     ``rollback``); a live override lets anything through and is shown with its approver.
     """
     sts = list(statuses)
-    decisions, reasons = [], []
-    for st in sts:
-        d, r = slo_decision(st)
-        decisions.append(d)
-        reasons += r
-    underlying = _worst(decisions)
+    slos = [st.slo for st in sts] + list(unevaluated)
+    judged = [slo_decision(st) for st in sts]
+    judged += [_no_data(slo, "not evaluated yet") for slo in unevaluated]
+    reasons = [r for _, rs in judged for r in rs]
+    ranked = [
+        (_rank(d, slo.enforcement.release_gate.on_no_data), d)
+        for (d, _), slo in zip(judged, slos, strict=True)
+    ]
+    rank, underlying = max(ranked, default=(0.0, "allow"))
+    proceed = underlying in PROCEED or (underlying == "no_data" and rank < 1)
     decision = underlying
     live = override if override is not None and override.expires_at > now else None
-    if live is not None and underlying not in PROCEED:
-        decision = "allow_monitor"
+    if live is not None and not proceed:
+        decision, proceed = "allow_monitor", True
         reasons.append(
             f"override by {live.approver} until {iso(live.expires_at)}: {live.reason} "
             f"(would be {underlying})"
         )
     elif critical and underlying == "block":
-        decision = "allow_monitor"
+        decision, proceed = "allow_monitor", True
         reasons.append("critical fix: let through block")
     exhausted = [st.exhausted_since for st in sts if st.exhausted_since is not None]
-    versions = sorted({st.slo.policy_version for st in sts})
+    versions = sorted({slo.policy_version for slo in slos})
     return Verdict(
         service=service,
         decision=decision,
+        proceed=proceed,
         reasons=tuple(reasons),
         budget_remaining={st.slo.id: st.budget.remaining for st in sts},
         firing=tuple(

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from streams.core.timestamps import UnixSeconds
+from streams.core.timestamps import Instant
 
 MAX_SILENCE_S = 90 * 86400
 
@@ -42,11 +42,11 @@ class Silence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     matchers: Matchers
-    starts_at: UnixSeconds
-    ends_at: UnixSeconds
+    starts_at: Instant
+    ends_at: Instant
     created_by: str
     comment: str
-    created_at: UnixSeconds
+    created_at: Instant
 
     def active(self, now: float) -> bool:
         """In force at ``now``."""
@@ -59,14 +59,14 @@ class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: Matchers
     comment: str = Field(min_length=1, max_length=1000)
-    starts_at: UnixSeconds | None = None
-    ends_at: UnixSeconds | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     duration_seconds: float | None = Field(default=None, gt=0, le=MAX_SILENCE_S)
 
     def silence(self, who: str, now: float) -> Silence:
         """The silence to store; ValueError when the time range makes no sense."""
         if (self.ends_at is None) == (self.duration_seconds is None):
-            raise ValueError("give exactly one of ends_at (unix seconds) or duration_seconds")
+            raise ValueError("give exactly one of ends_at (a time) or duration_seconds")
         start = self.starts_at if self.starts_at is not None else now
         end = self.ends_at if self.ends_at is not None else start + (self.duration_seconds or 0)
         if not (end > start and end > now and end - start <= MAX_SILENCE_S):

@@ -35,6 +35,15 @@ def mount(w: Wiring, tokens: Mapping[str, str], path: str, view: type[Resource])
     w.app.page(path)(bound)
 
 
+def unknown(view: Resource, what: str, ident: str, known: list[str] | None = None) -> Any:
+    """The one answer for an id the worker does not know: 404, ``unknown <what> '<id>'``, and
+    the ids it does know where listing them helps (SLOs and services; not silences)."""
+    body: dict[str, Any] = {"error": f"unknown {what} {ident!r}"}
+    if known is not None:
+        body["known"] = known
+    return view.json(body, status=404)
+
+
 def token_required(handler: Handler) -> Handler:
     """A write handler that runs only for a valid bearer token; it gets the approver's name
     (``who``, for the audit record) after the request. Anything else: 401, nothing changes."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.core.exclusions import Exclusion, ExclusionRequest, exclusion_json
-from streams.http.common import Creation, Resource, mount, token_required
+from streams.http.common import Creation, Resource, mount, token_required, unknown
 from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit
 from streams.runtime.wiring import Wiring
@@ -45,7 +45,7 @@ class ExclusionById(Resource):
     async def delete(self, request: Any, who: str, exclusion_id: str) -> Any:
         e = self.w.exclusions.get(exclusion_id)
         if e is None:
-            return self.json({"error": f"unknown exclusion {exclusion_id!r}"}, status=404)
+            return unknown(self, "exclusion", exclusion_id)
         if e.deleted_at is None:
             now = time.time()
             e = e.model_copy(update={"deleted_at": now})

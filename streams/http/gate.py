@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from streams.core.release_gate import Override, Verdict
-from streams.core.timestamps import UnixSeconds, iso
-from streams.http.common import Resource, mount, read_json, token_required
+from streams.core.timestamps import Instant, iso
+from streams.http.common import Resource, mount, read_json, token_required, unknown
 from streams.runtime.agents.gate import audit, record_decision, verdict
 from streams.runtime.wiring import Wiring
 
@@ -23,13 +23,13 @@ class OverrideRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
-    expires_at_unix: UnixSeconds | None = Field(default=None, alias="expires_at")
+    expires_at_unix: Instant | None = Field(default=None, alias="expires_at")
     expires_in_seconds: float | None = Field(default=None, gt=0, le=MAX_OVERRIDE_S)
 
     def expires_at(self, now: float) -> float:
         """The expiry as unix seconds; must lie in the next 7 days."""
         if (self.expires_at_unix is None) == (self.expires_in_seconds is None):
-            raise ValueError("give exactly one of expires_at (unix seconds) or expires_in_seconds")
+            raise ValueError("give exactly one of expires_at (a time) or expires_in_seconds")
         at = (
             self.expires_at_unix
             if self.expires_at_unix is not None
@@ -45,6 +45,7 @@ def verdict_json(v: Verdict, critical: bool = False) -> dict[str, Any]:
     return {
         "service": v.service,
         "decision": v.decision,
+        "proceed": v.proceed,
         "reasons": list(v.reasons),
         "budget_remaining": dict(v.budget_remaining),
         "firing": list(v.firing),
@@ -66,8 +67,7 @@ def verdict_json(v: Verdict, critical: bool = False) -> dict[str, Any]:
 
 def unknown_service(view: Resource, service: str) -> Any:
     """404 naming the services this worker knows."""
-    known = list(view.w.cfg.services)
-    return view.json({"error": f"unknown service {service!r}", "known": known}, status=404)
+    return unknown(view, "service", service, list(view.w.cfg.services))
 
 
 class Gate(Resource):

@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.core.silences import Silence, SilenceRequest
 from streams.core.timestamps import iso
-from streams.http.common import Creation, Resource, mount, token_required
+from streams.http.common import Creation, Resource, mount, token_required, unknown
 from streams.runtime.agents import broadcast
 from streams.runtime.agents.gate import audit
 from streams.runtime.wiring import Wiring
@@ -57,7 +57,7 @@ class SilenceById(Resource):
     async def delete(self, request: Any, who: str, silence_id: str) -> Any:
         s = self.w.silences.get(silence_id)
         if s is None:
-            return self.json({"error": f"unknown silence {silence_id!r}"}, status=404)
+            return unknown(self, "silence", silence_id)
         now = time.time()
         if s.ends_at > now:
             s = s.model_copy(update={"ends_at": max(now, s.starts_at)})

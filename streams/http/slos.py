@@ -11,7 +11,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.core.slo_math import burn_down
-from streams.http.common import Resource, mount
+from streams.core.timestamps import iso
+from streams.http.common import Resource, mount, unknown
 from streams.runtime.published import status_json
 from streams.runtime.wiring import Wiring
 
@@ -46,25 +47,36 @@ class Slos(Resource):
         return self.json({"slos": [slo_view(self.w, s.id) for s in self.w.cfg.slos]})
 
 
+def unknown_slo(view: Resource, slo_id: str) -> Any:
+    """404 naming the SLOs this worker knows."""
+    return unknown(view, "SLO", slo_id, [s.id for s in view.w.cfg.slos])
+
+
 class SloById(Resource):
     async def get(self, request: Any, slo_id: str) -> Any:
         if self.w.cfg.slo(slo_id) is None:
-            known = [s.id for s in self.w.cfg.slos]
-            return self.json({"error": f"unknown SLO {slo_id!r}", "known": known}, status=404)
+            return unknown_slo(self, slo_id)
         return self.json(slo_view(self.w, slo_id))
 
 
 class BurnDown(Resource):
     async def get(self, request: Any, slo_id: str) -> Any:
+        """Remaining budget at the end of each hour of the SLO window; no points before the
+        SLO's first evaluation."""
         slo = self.w.cfg.slo(slo_id)
+        if slo is None:
+            return unknown_slo(self, slo_id)
         st = self.w.published.statuses.get(slo_id)
-        if slo is None or st is None:
-            return self.json({"error": f"no evaluated SLO {slo_id!r}"}, status=404)
+        if st is None:
+            return self.json({"slo": slo_id, "evaluated_at": None, "points": []})
         hours = self.w.buckets.hours(slo_id, st.t - slo.retention_s, st.t)
         window_start, _ = slo.budget_window(st.t)
         hours = [h for h in hours if h[0] + 3600 > window_start]
-        points = burn_down(hours, slo.target, st.slo_window.total)
-        return self.json({"slo": slo_id, "evaluated_at": st.t, "points": points})
+        points = [
+            {"at": iso(t), "remaining": r}
+            for t, r in burn_down(hours, slo.target, st.slo_window.total)
+        ]
+        return self.json({"slo": slo_id, "evaluated_at": iso(st.t), "points": points})
 
 
 class Page(Resource):

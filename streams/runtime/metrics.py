@@ -9,7 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from streams.core.durations import window_label
-from streams.core.release_gate import SEVERITY
+from streams.core.release_gate import DECISIONS
 from streams.core.slo_math import SloStatus
 
 
@@ -248,7 +248,7 @@ class Metrics:
 
     def observe_decision(self, service: str, decision: str) -> None:
         """Publish a service's release decision as a one-hot gauge."""
-        for d in SEVERITY:
+        for d in DECISIONS:
             self.gate_decision.labels(service, d).set(1 if d == decision else 0)
 
     def render(self) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any
 
 from streams.core.durations import window_label
 from streams.core.slo_math import SloStatus
+from streams.core.timestamps import iso
 
 
 @dataclass
@@ -26,14 +27,14 @@ def status_json(st: SloStatus) -> dict[str, Any]:
         "sli_type": st.slo.sli_type,
         "target": float(st.slo.target),
         "window": st.slo.window_label,
-        "evaluated_at": st.t,
+        "evaluated_at": iso(st.t),
         "no_data": st.no_data,
         "budget": {
             "consumed": st.budget.consumed,
             "remaining": st.budget.remaining,
             "bad": st.slo_window.bad,
             "total": st.slo_window.total,
-            "exhausted_since": st.exhausted_since,
+            "exhausted_since": iso(st.exhausted_since),
             "time_to_exhaustion_s": {
                 window_label(w): v for w, v in sorted(st.time_to_exhaustion_s.items())
             },
@@ -57,7 +58,7 @@ def status_json(st: SloStatus) -> dict[str, Any]:
                 "long_burn_rate": r.long_burn,
                 "short_burn_rate": r.short_burn,
                 "firing": r.state.firing,
-                "since": r.state.since,
+                "since": iso(r.state.since),
             }
             for r in st.rules
         ],

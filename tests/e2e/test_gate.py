@@ -132,6 +132,41 @@ def test_budget_drives_the_decision_down_the_matrix_to_freeze_and_each_change_is
     assert all(a["who"] and a["why"] and a["at"] for a in audit)
 
 
+NEW_SERVICES = """
+policy:
+  version: "3.1"
+  services:
+    - name: strict-api
+      sli: {}
+      slo: {target: 0.99, window_days: 30}
+      enforcement:
+        release_gate: {on_no_data: block}
+    - name: lenient-api
+      sli: {}
+      slo: {target: 0.99, window_days: 30}
+settings:
+  partitions: 4
+"""
+
+
+@pytest.mark.brokers("embedded")
+def test_a_service_without_data_gets_no_data_its_policy_version_and_a_documented_exit(
+    broker: EmbeddedBroker, worker: Callable[..., Worker]
+) -> None:
+    w = worker(NEW_SERVICES)
+    strict, lenient = w.get("/v1/gate/strict-api"), w.get("/v1/gate/lenient-api")
+    assert (strict["decision"], strict["proceed"]) == ("no_data", False)
+    assert (lenient["decision"], lenient["proceed"]) == ("no_data", True)
+    assert strict["policy_version"] == lenient["policy_version"] == "3.1"
+    cli = gate_cli(w, "strict-api")
+    assert cli.returncode == 3, (cli.stdout, cli.stderr)
+    assert cli.stdout.startswith("gate strict-api: NO_DATA - strict-api:success_rate: not ")
+    assert gate_cli(w, "lenient-api").returncode == 0
+    send(broker.bootstrap, {"service": "strict-api", "ts": time.time(), "good": 10, "total": 10})
+    wait_for(lambda: w.get("/v1/gate/strict-api")["decision"] == "allow", 30, "allow on data")
+    assert gate_cli(w, "strict-api").returncode == 0
+
+
 def test_override_needs_a_valid_token_shows_its_approver_and_lapses(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:

@@ -32,7 +32,7 @@ EXCLUSION = {
     "created_by": "t",
     "comment": "c",
 }
-GATE = {"service": "api", "decision": "allow", "reasons": []}
+GATE = {"service": "api", "decision": "allow", "proceed": True, "reasons": []}
 
 
 class Worker:

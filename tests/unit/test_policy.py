@@ -109,11 +109,47 @@ def test_reliability_work_below_its_percentage() -> None:
     assert "svc:success_rate: below 10% budget: schedule reliability work" in reasons
 
 
-def test_no_data_allows() -> None:
+def test_no_data_is_its_own_answer_and_the_policy_says_whether_it_may_proceed() -> None:
     assert slo_decision(status(1.0, total=0)) == (
-        "allow",
-        ["svc:success_rate: no data in the SLO window"],
+        "no_data",
+        ["svc:success_rate: no data in the SLO window (policy: allow on no data)"],
     )
+    allowed = decide("svc", [status(1.0, total=0)], now=T)
+    assert (allowed.decision, allowed.proceed) == ("no_data", True)
+    strict = slo(release_gate=ReleaseGate(on_no_data="block"))
+    blocked = decide("svc", [status(1.0, strict, total=0)], now=T)
+    assert (blocked.decision, blocked.proceed) == ("no_data", False)
+
+
+def test_an_slo_never_evaluated_is_no_data_and_the_policy_version_shows_from_the_start() -> None:
+    v = decide("svc", [], now=T, unevaluated=[slo()])
+    assert (v.decision, v.proceed, v.policy_version) == ("no_data", True, "2.0")
+    assert v.reasons == ("svc:success_rate: not evaluated yet (policy: allow on no data)",)
+
+
+@pytest.mark.parametrize(
+    ("on_no_data", "other", "expected"),
+    [
+        ("allow", 1.0, ("no_data", True)),  # healthy but partly silent: say so
+        ("allow", 0.6, ("allow_monitor", True)),  # data that says more wins
+        ("allow", 0.1, ("block", False)),
+        ("block", 0.1, ("no_data", False)),  # silence under a blocking policy: no_data
+        ("block", 0.6, ("no_data", False)),
+    ],
+)
+def test_a_partly_silent_service_ranks_no_data_just_above_what_its_policy_does_with_it(
+    on_no_data: str, other: float, expected: tuple[str, bool]
+) -> None:
+    silent = slo("svc:latency", release_gate=ReleaseGate(on_no_data=on_no_data))  # type: ignore[arg-type]
+    v = decide("svc", [status(0.0, silent, total=0), status(other)], now=T)
+    assert (v.decision, v.proceed) == expected
+
+
+def test_an_override_lets_a_blocking_no_data_through() -> None:
+    strict = slo(release_gate=ReleaseGate(on_no_data="block"))
+    ov = Override("alice", "first release", created_at=T - 10, expires_at=T + 600)
+    v = decide("svc", [status(1.0, strict, total=0)], now=T, override=ov)
+    assert (v.decision, v.proceed, v.underlying) == ("allow_monitor", True, "no_data")
 
 
 def test_a_service_takes_the_worst_of_its_slos_and_lists_every_reason() -> None:

@@ -28,13 +28,15 @@ def verdict(w: Wiring, service: str, now: float, critical: bool = False) -> Verd
     """The service's decision now from the evaluator's latest statuses and the gate state."""
     slos = w.cfg.slos_of(service)
     statuses = [w.published.statuses[s.id] for s in slos if s.id in w.published.statuses]
+    unevaluated = [s for s in slos if s.id not in w.published.statuses]
     raw = w.gate_state.get(f"{service}|override")
     rollbacks = {}
     for s in slos:
         last = w.gate_state.get(f"{s.id}|rollback")
         if last:
             rollbacks[s.id] = last["outcome"]
-    return decide(service, statuses, now, Override(**raw) if raw else None, critical, rollbacks)
+    ov = Override(**raw) if raw else None
+    return decide(service, statuses, now, ov, critical, rollbacks, unevaluated)
 
 
 async def audit(w: Wiring, record: dict[str, Any]) -> None:
