@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -13,10 +14,19 @@ from streams.core.timestamps import Instant
 MAX_SILENCE_S = 90 * 86400
 
 
+# "At least one matcher" as JSON Schema, for the API's OpenAPI document.
+_SOME: dict[str, Any] = {
+    "anyOf": [
+        {"required": [k], "properties": {k: {"type": "string"}}}
+        for k in ("service", "slo", "severity")
+    ]
+}
+
+
 class Matchers(BaseModel):
     """Exact label matches; at least one, so a silence never mutes everything by accident."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_SOME)
     service: str | None = Field(default=None, min_length=1, max_length=200)
     slo: str | None = Field(default=None, min_length=1, max_length=300)
     severity: str | None = Field(default=None, pattern=r"^(page|ticket)$")

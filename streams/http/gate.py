@@ -16,12 +16,35 @@ from streams.runtime.agents.gate import audit, record_decision, verdict
 from streams.runtime.wiring import Wiring
 
 MAX_OVERRIDE_S = 7 * 86400
+CRITICAL = {
+    "": False,
+    "false": False,
+    "0": False,
+    "no": False,
+    "true": True,
+    "1": True,
+    "yes": True,
+}
 
 
 class OverrideRequest(BaseModel):
     """``{"reason": "...", "expires_in_seconds": 3600}`` or ``"expires_at": <unix s>``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["expires_at"],
+                    "properties": {"expires_at": {"not": {"type": "null"}}},
+                },
+                {
+                    "required": ["expires_in_seconds"],
+                    "properties": {"expires_in_seconds": {"type": "number"}},
+                },
+            ]
+        },
+    )
     reason: str = Field(min_length=1, max_length=500)
     expires_at_unix: Instant | None = Field(default=None, alias="expires_at")
     expires_in_seconds: float | None = Field(default=None, gt=0, le=MAX_OVERRIDE_S)
@@ -74,7 +97,9 @@ class Gate(Resource):
     async def get(self, request: Any, service: str) -> Any:
         if service not in self.w.cfg.services:
             return unknown_service(self, service)
-        critical = request.query.get("critical", "").lower() in ("1", "true", "yes")
+        critical = CRITICAL.get(request.query.get("critical", "").lower())
+        if critical is None:
+            return self.json({"error": "invalid critical: expected true or false"}, status=400)
         now = time.time()
         recorded = await record_decision(self.w, service, now)
         v = (

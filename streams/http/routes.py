@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from streams.http import admin, exclusions, gate, otlp, silences, slos
+from streams.http import admin, exclusions, gate, openapi, otlp, silences, slos
 from streams.http.auth import load_tokens
 from streams.runtime.wiring import Wiring
 
@@ -16,7 +16,7 @@ def register(w: Wiring) -> None:
     resources = (
         (slos, gate, admin)
         if w.runtime.replay_mode
-        else (slos, gate, silences, exclusions, admin, otlp)
+        else (slos, gate, silences, exclusions, admin, otlp, openapi)
     )
     for resource in resources:
         resource.register(w, tokens)

@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 # The logger of sloburn's subclasses of Faust services (app, table, web server, producer
 # buffer): their "Starting..."/"Stopping..." lines are the engine's, and follow its level.
@@ -50,3 +51,22 @@ class RetriableAsWarning(logging.Filter):
 
 
 COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+
+
+class MalformedRequestAsWarning(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad header, a broken request line) as an
+    ERROR with its traceback, though the fault is the client's and it got its 400. A scanner or
+    a fuzzer would fill the log with tracebacks that page nobody's attention to anything real.
+    It stays in the log as one warning line; a handler's own failure stays an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            said = " ".join(str(exc.message).split())[:200]
+            record.msg, record.args = "%s: HTTP %d, %s", (record.getMessage(), exc.code, said)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+SERVER_LOGGER = "aiohttp.server"

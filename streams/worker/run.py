@@ -13,7 +13,13 @@ from streams.config.model import Config
 from streams.kafka.broker_probe import BrokerInfo, probe
 from streams.kafka.compat import install_highwater_shim
 from streams.kafka.topics import ensure_topics
-from streams.runtime.log_format import COORDINATOR_LOGGER, JsonFormatter, RetriableAsWarning
+from streams.runtime.log_format import (
+    COORDINATOR_LOGGER,
+    SERVER_LOGGER,
+    JsonFormatter,
+    MalformedRequestAsWarning,
+    RetriableAsWarning,
+)
 from streams.runtime.wiring import Runtime
 from streams.worker.app import build_app
 
@@ -46,6 +52,7 @@ class Worker(faust.Worker):
             for name in ENGINE_LOGGERS:
                 logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger(COORDINATOR_LOGGER).addFilter(RetriableAsWarning())
+        logging.getLogger(SERVER_LOGGER).addFilter(MalformedRequestAsWarning())
         if self.log_format == "json":
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())
