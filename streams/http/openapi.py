@@ -235,6 +235,32 @@ LINKS = {
 }
 
 
+def _control_paths() -> dict[str, dict]:
+    """Silences and exclusions."""
+    return {
+        "/v1/silences": {
+            "get": _get("every silence", {"200": {"description": "silences", "content": {
+                JSON: {"schema": _list_of("silences", "Silence")}}}}),
+            "post": _write("silence matching alerts (audited)", {
+                "201": _answer("the silence", "Silence"), **ERROR_400}, "SilenceRequest"),
+        },
+        "/v1/silences/{silence_id}": {"delete": _write("expire a silence now (audited)", {
+            "200": _answer("the silence", "Silence"), **ERROR_404}, None,
+            [_path_param("silence_id", "a silence id")])},
+        "/v1/exclusions": {
+            "get": _get("every maintenance window and correction", {"200": {
+                "description": "exclusions", "content": {
+                    JSON: {"schema": _list_of("exclusions", "Exclusion")}}}}),
+            "post": _write("leave an event-time range out of budgets (audited)", {
+                "201": _answer("the exclusion", "Exclusion"), **ERROR_400},
+                "ExclusionRequest"),
+        },
+        "/v1/exclusions/{exclusion_id}": {"delete": _write("delete an exclusion (audited)", {
+            "200": _answer("the exclusion", "Exclusion"), **ERROR_404}, None,
+            [_path_param("exclusion_id", "an exclusion id")])},
+    }  # fmt: skip
+
+
 def _paths(services: list[str], slo_ids: list[str]) -> dict[str, dict]:
     slo = [_path_param("slo_id", "an SLO id, service:sli (GET /v1/slos lists them)", slo_ids)]
     service = [_path_param("service", "a service named in the config", services)]
@@ -273,26 +299,7 @@ def _paths(services: list[str], slo_ids: list[str]) -> dict[str, dict]:
         "/v1/overrides": {"get": _get("every override in force", {
             "200": {"description": "overrides", "content": {JSON: {"schema": _obj(
                 {"overrides": {"type": "array", "items": {"type": "object"}}})}}}})},
-        "/v1/silences": {
-            "get": _get("every silence", {"200": {"description": "silences", "content": {
-                JSON: {"schema": _list_of("silences", "Silence")}}}}),
-            "post": _write("silence matching alerts (audited)", {
-                "201": _answer("the silence", "Silence"), **ERROR_400}, "SilenceRequest"),
-        },
-        "/v1/silences/{silence_id}": {"delete": _write("expire a silence now (audited)", {
-            "200": _answer("the silence", "Silence"), **ERROR_404}, None,
-            [_path_param("silence_id", "a silence id")])},
-        "/v1/exclusions": {
-            "get": _get("every maintenance window and correction", {"200": {
-                "description": "exclusions", "content": {
-                    JSON: {"schema": _list_of("exclusions", "Exclusion")}}}}),
-            "post": _write("leave an event-time range out of budgets (audited)", {
-                "201": _answer("the exclusion", "Exclusion"), **ERROR_400},
-                "ExclusionRequest"),
-        },
-        "/v1/exclusions/{exclusion_id}": {"delete": _write("delete an exclusion (audited)", {
-            "200": _answer("the exclusion", "Exclusion"), **ERROR_404}, None,
-            [_path_param("exclusion_id", "an exclusion id")])},
+        **_control_paths(),
         "/v1/reload": {"post": _write("reload the config files (audited)", {
             "200": {"description": "reloaded"},
             "422": {"description": "invalid config: the running one is kept"}})},
