@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from streams.core.exclusions import ExclusionRequest
+from streams.core.release_gate import DECISIONS
 from streams.core.silences import SilenceRequest
 from streams.http.common import Resource, mount
 from streams.http.gate import OverrideRequest
@@ -101,17 +102,7 @@ ANSWERS: dict[str, dict] = {
     "Verdict": _obj(
         {
             "service": {"type": "string"},
-            "decision": {
-                "enum": [
-                    "allow",
-                    "allow_monitor",
-                    "signoff",
-                    "block",
-                    "freeze",
-                    "rollback",
-                    "no_data",
-                ]
-            },
+            "decision": {"enum": list(DECISIONS)},
             "proceed": {"type": "boolean"},
             "reasons": {"type": "array", "items": {"type": "string"}},
             "budget_remaining": {"type": "object", "additionalProperties": RATIO},

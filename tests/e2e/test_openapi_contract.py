@@ -19,24 +19,11 @@ from confluent_kafka import Producer
 from streams.kafka import topics
 from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import Worker, wait_for
+from tests.e2e.test_web_page import CONFIG
 
 pytestmark = [pytest.mark.e2e]
 
 TOKEN = "tok-contract-0123456789"
-CONFIG = """
-services:
-  checkout-api:
-    sli_type: success_rate
-    target: 0.999
-    window_days: 30
-  search-api:
-    sli_type: latency
-    target: 0.99
-    latency_threshold_ms: 300
-    window_days: 30
-settings:
-  partitions: 4
-"""
 
 
 def test_every_answer_of_a_live_worker_matches_its_openapi_document(
