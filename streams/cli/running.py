@@ -87,34 +87,67 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    """Exit 0 when the broker acknowledged everything (and, with --check, the worker took
+    every outcome), 1 when a line is invalid or the worker rejected outcomes, 2 when the
+    worker gave no verdict within --timeout."""
     from streams.config.kafka_security import KafkaSecurity
-    from streams.kafka.sender import send_lines
+    from streams.kafka.verdict import dlq_ends
 
     security = kafka_security()
     assert isinstance(security, KafkaSecurity)
+    dlq_from = asyncio.run(dlq_ends(args.broker, security)) if args.check else {}
     stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
+    with stream:
+        try:
+            sent, how = _send(args, stream, security)
+        except ValueError as e:
+            print(f"send: {e}; the lines before it were sent", file=sys.stderr)
+            return 1
+    print(
+        f"sent {sent.outcomes} outcomes as {sent.messages} messages ({how}); the broker "
+        f"acknowledged {len(sent.offsets)}",
+        file=sys.stderr,
+    )
+    if len(sent.offsets) < sent.messages:
+        return 1
+    return _check(args, security, sent, dlq_from) if args.check else 0
+
+
+def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, str]:
+    """(what was sent, how): one message per line, or batched / pre-counted by the client."""
     if not (args.batch or args.aggregate):
-        with stream:
-            sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
-        print(f"sent {sent} messages to the outcomes topic", file=sys.stderr)
-        return 0
+        from streams.kafka.sender import send_lines
+
+        return asyncio.run(send_lines(args.broker, stream, args.partitions, security)), "as given"
     from streams.config.model import Config
     from streams.kafka.client import send_outcomes
     from streams.kafka.topics import ensure_topics
 
     cfg = load(config_paths(args.config)) if args.aggregate else None
     assert cfg is None or isinstance(cfg, Config)
-    with stream:
-        lines = [line for line in (raw.strip() for raw in stream) if line]
-    try:
-        asyncio.run(ensure_topics(args.broker, args.partitions, security))
-        recorded, messages = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
-    except ValueError as e:
-        print(f"send: {e}; the lines before it were sent", file=sys.stderr)
-        return 1
-    how = "pre-counted per SLO and second" if cfg else "batched"
-    print(f"sent {recorded} outcomes as {messages} messages ({how})", file=sys.stderr)
-    return 0
+    lines = [line for line in (raw.strip() for raw in stream) if line]
+    asyncio.run(ensure_topics(args.broker, args.partitions, security))
+    _, sent = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
+    return sent, "pre-counted per SLO and second" if cfg else "batched"
+
+
+def _check(args: argparse.Namespace, security: Any, sent: Any, dlq_from: dict[int, int]) -> int:
+    from streams.kafka.verdict import rejections
+
+    found = asyncio.run(rejections(args.broker, security, sent, dlq_from, args.timeout))
+    if found is None:
+        print(
+            f"check: the worker has not read them within {args.timeout:g}s (is it running?)",
+            file=sys.stderr,
+        )
+        return 2
+    accepted = sent.outcomes - found.total
+    line = f"check: the worker accepted {accepted}, rejected {found.total}"
+    if found.total:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(found.by_reason.items()))
+        line += f" ({reasons}; {found.records} records in sloburn.outcomes.dlq)"
+    print(line, file=sys.stderr)
+    return 1 if found.total else 0
 
 
 def cmd_otlp(args: argparse.Namespace) -> int:
@@ -182,6 +215,11 @@ def add_parsers(sub: Any) -> None:
     )
     u.set_defaults(fn=cmd_up)
 
+    _send_parser(sub, broker_default)
+    _otlp_parser(sub, broker_default)
+
+
+def _send_parser(sub: Any, broker_default: str) -> None:
     s = sub.add_parser("send", help="produce JSON lines (file or stdin) to the outcomes topic")
     s.add_argument("file", nargs="?", help="JSONL file, or - / nothing for stdin")
     s.add_argument("--broker", default=broker_default, help="bootstrap host:port ($SLOBURN_BROKER)")
@@ -193,8 +231,15 @@ def add_parsers(sub: Any) -> None:
         help="count good/total per SLO and second before sending (needs the config)",
     )
     s.add_argument("--config", action="append", help="config files (for --aggregate)")
+    s.add_argument(
+        "--check",
+        action="store_true",
+        help="wait for the worker's verdict: accepted, rejected by reason (exit 1 if any)",
+    )
+    s.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the worker (--check)"
+    )
     s.set_defaults(fn=cmd_send)
-    _otlp_parser(sub, broker_default)
 
 
 def _worker_parser(sub: Any, broker_default: str) -> None:

@@ -69,8 +69,8 @@ def dlq_record(
     array the count per reason with the first DLQ_LISTED_MAX rejected elements by index.
 
     One record per message bounds what a hostile producer can make us write: a 200 KB array of
-    100,000 bad elements is one record, not 100,000. ``source`` (topic, partition, offset) is
-    added for records that did not come from the outcomes topic or failed unexpectedly.
+    100,000 bad elements is one record, not 100,000. ``source`` (topic, partition, offset)
+    names the message it was.
     """
     first = rejections[0]
     record: dict[str, object] = {
@@ -102,3 +102,12 @@ def dlq_record(
 def internal_error(exc: BaseException) -> str:
     """The error text of an ``internal_error``: the exception's class and message, short."""
     return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def rejected_by_reason(record: Mapping[str, Any]) -> dict[str, int]:
+    """How many outcomes one DLQ record rejected, per reason (an array's record counts each
+    rejected element; a single outcome's, one)."""
+    reasons = record.get("reasons")
+    if isinstance(reasons, dict):
+        return {str(k): int(v) for k, v in reasons.items()}
+    return {str(record.get("reason")): 1}

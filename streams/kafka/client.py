@@ -30,6 +30,7 @@ from streams.config.model import Config
 from streams.ingest.judging import judge
 from streams.ingest.schema import RawOutcome
 from streams.kafka import topics
+from streams.kafka.sender import Sent
 
 MAX_PER_MESSAGE = 500
 
@@ -59,7 +60,7 @@ class OutcomeClient:
         self._counts: dict[tuple[str, str, int], list[int]] = {}  # (service, slo, second)
         self._producer: AIOKafkaProducer | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self.sent_messages = 0
+        self.sent = Sent()
         self.recorded = 0
 
     async def start(self) -> None:
@@ -137,10 +138,10 @@ class OutcomeClient:
 
     async def _send(self, service: str, items: list[bytes]) -> None:
         assert self._producer is not None, "start() first"
-        await self._producer.send(
+        delivery = await self._producer.send(
             topics.OUTCOMES, b"[" + b",".join(items) + b"]", key=service.encode()
         )
-        self.sent_messages += 1
+        self.sent.track(delivery, len(items))
 
 
 async def send_outcomes(
@@ -148,8 +149,8 @@ async def send_outcomes(
     lines: list[bytes],
     config: Config | None,
     security: KafkaSecurity | None = None,
-) -> tuple[int, int]:
-    """Send raw outcome lines through a client: (outcomes recorded, messages produced).
+) -> tuple[int, Sent]:
+    """Send raw outcome lines through a client: (outcomes recorded, what was produced).
     Lines that are not valid outcomes raise ValueError naming the line."""
     client = OutcomeClient(bootstrap, config, flush_every_s=3600, security=security)
     await client.start()
@@ -161,4 +162,4 @@ async def send_outcomes(
                 raise ValueError(f"line {n}: {e}") from None
     finally:
         await client.stop()
-    return client.recorded, client.sent_messages
+    return client.recorded, client.sent

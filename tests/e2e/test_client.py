@@ -44,7 +44,7 @@ def test_pre_counted_and_batched_outcomes_count_exactly(
         await client.stop()
         with pytest.raises(ValueError, match="status_code"):
             await client.record({"service": "counted-api", "ts": now, "status_code": "ok"})
-        return client.sent_messages
+        return client.sent.messages
 
     messages = asyncio.run(counted())
     assert messages <= 4  # 3,000 requests over 30 s of event time: a message per flush

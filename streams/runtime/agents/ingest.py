@@ -84,14 +84,13 @@ class Ingest:
         for rej in rejections:
             m.events_rejected.labels(rej.reason).inc()
             tp.rejected[rej.reason] = tp.rejected.get(rej.reason, 0) + 1
-        where = None
         if rejections[0].reason == "internal_error":
             m.internal_errors.labels("ingest").inc()
-            where = source_of(ev)
         tp.outcomes += len(rejections)
         m.dlq_records.inc()
         dlq = self.w.outcomes_dlq
-        await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, where))
+        # The source says which message it was: `sloburn send --check` finds its own by it.
+        await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, source_of(ev)))
 
     async def publish(self, source: str, agg: Aggregate) -> None:
         """The SLI records of one source partition's outcomes, and their counts."""
