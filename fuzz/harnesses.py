@@ -31,6 +31,7 @@ from streams.ingest.dead_letters import DLQ_RAW_MAX, REASONS, dlq_record
 from streams.ingest.otlp_reader import OtlpReader
 from streams.ingest.otlp_wire import decode_traces
 from streams.ingest.outcomes import ingest_message
+from streams.kafka.sender import outcomes_in
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_800_000_000.0
@@ -49,15 +50,6 @@ def _config() -> Config:
     )
 
 
-def sent_count(raw: bytes) -> int:
-    """Outcomes a message holds as a producer sees it: an array's elements, else one."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return 1
-    return len(doc) if isinstance(doc, list) else 1
-
-
 def ingest(data: bytes) -> None:
     """One Kafka message through ingest: every outcome counted or dead-lettered, by a known
     reason, never internal_error; the DLQ record is one and bounded."""
@@ -71,7 +63,7 @@ def ingest(data: bytes) -> None:
     if not reasons <= set(REASONS) or "internal_error" in reasons:
         raise Finding(f"reasons {reasons}: {[r.error for r in rejections][:3]}")
     whole = len(rejections) == 1 and rejections[0].reason in ("invalid_json", "too_large")
-    if not whole and sum(agg.accepted.values()) + len(rejections) != sent_count(raw):
+    if not whole and sum(agg.accepted.values()) + len(rejections) != outcomes_in(raw):
         raise Finding("an outcome was neither counted nor dead-lettered")
     if rejections and len(dlq_record(raw, rejections)) > DLQ_RECORD_MAX:
         raise Finding("dead-letter record over its bound")

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.harnesses import sent_count
 from streams.config.loading import load_config
 from streams.config.model import Config
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import REASONS, dlq_record
 from streams.ingest.outcomes import ingest_message
+from streams.kafka.sender import outcomes_in
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
@@ -84,7 +84,7 @@ outcome_like = st.fixed_dictionaries(
 def check(raw: bytes, cfg: Config = CFG) -> None:
     agg = Aggregate()
     rejections = ingest_message(raw, cfg, NOW, agg, {"checkout-api": NOW}, offset=1)
-    assert sum(agg.accepted.values()) + len(rejections) == sent_count(raw)
+    assert sum(agg.accepted.values()) + len(rejections) == outcomes_in(raw)
     for r in rejections:
         assert r.reason in REASONS and r.reason != "internal_error", r
     if rejections:
