@@ -99,12 +99,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     stream = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")  # noqa: SIM115
     with stream:
         try:
-            sent, how = _send(args, stream, security)
+            sent, recorded, how = _send(args, stream, security)
         except ValueError as e:
             print(f"send: {e}; the lines before it were sent", file=sys.stderr)
             return 1
     print(
-        f"sent {sent.outcomes} outcomes as {sent.messages} messages ({how}); the broker "
+        f"sent {recorded} outcomes as {sent.messages} messages ({how}); the broker "
         f"acknowledged {len(sent.offsets)}",
         file=sys.stderr,
     )
@@ -113,12 +113,14 @@ def cmd_send(args: argparse.Namespace) -> int:
     return _check(args, security, sent, dlq_from) if args.check else 0
 
 
-def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, str]:
-    """(what was sent, how): one message per line, or batched / pre-counted by the client."""
+def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, int, str]:
+    """(what was sent, outcomes recorded, how): one message per line, or batched or
+    pre-counted by the client (then the messages hold counts, not outcomes)."""
     if not (args.batch or args.aggregate):
         from streams.kafka.sender import send_lines
 
-        return asyncio.run(send_lines(args.broker, stream, args.partitions, security)), "as given"
+        sent = asyncio.run(send_lines(args.broker, stream, args.partitions, security))
+        return sent, sent.outcomes, "as given"
     from streams.config.model import Config
     from streams.kafka.client import send_outcomes
     from streams.kafka.topics import ensure_topics
@@ -127,8 +129,8 @@ def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, st
     assert cfg is None or isinstance(cfg, Config)
     lines = [line for line in (raw.strip() for raw in stream) if line]
     asyncio.run(ensure_topics(args.broker, args.partitions, security))
-    _, sent = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
-    return sent, "pre-counted per SLO and second" if cfg else "batched"
+    recorded, sent = asyncio.run(send_outcomes(args.broker, lines, cfg, security))
+    return sent, recorded, "pre-counted per SLO and second" if cfg else "batched"
 
 
 def _check(args: argparse.Namespace, security: Any, sent: Any, dlq_from: dict[int, int]) -> int:
@@ -141,8 +143,9 @@ def _check(args: argparse.Namespace, security: Any, sent: Any, dlq_from: dict[in
             file=sys.stderr,
         )
         return 2
+    unit = " pre-counted events" if args.aggregate else ""
     accepted = sent.outcomes - found.total
-    line = f"check: the worker accepted {accepted}, rejected {found.total}"
+    line = f"check: the worker accepted {accepted}{unit}, rejected {found.total}"
     if found.total:
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(found.by_reason.items()))
         line += f" ({reasons}; {found.records} records in sloburn.outcomes.dlq)"

@@ -147,7 +147,7 @@ def test_sloburn_send_produces_each_line_keyed_by_service(
     src.write_bytes(b"\n".join(lines) + b"\n\n")
     proc = sloburn("send", str(src), "--broker", broker.bootstrap)
     assert proc.returncode == 0, proc.stderr
-    assert "sent 3 messages" in proc.stderr
+    assert "sent 3 outcomes as 3 messages (as given); the broker acknowledged 3" in proc.stderr
 
     async def consume() -> list[tuple[bytes | None, bytes]]:
         c = AIOKafkaConsumer(
