@@ -26,12 +26,16 @@ class Aggregate:
 
     def add(self, slo_id: str, ts: float, bucket_s: int, bad: int, total: int, offset: int) -> None:
         """Fold one contribution of source message ``offset`` in (bucket by event time)."""
-        key = (offset, int(ts // bucket_s) * bucket_s)  # floor_to, inlined: hot path
-        cell = self.counts.setdefault(slo_id, {}).setdefault(key, [0, 0])
-        cell[0] += bad
-        cell[1] += total
+        self.count(slo_id, offset, int(ts // bucket_s) * bucket_s, bad, total)  # floor_to
         if ts > self.newest.get(slo_id, 0.0):
             self.newest[slo_id] = ts
+
+    def count(self, slo_id: str, offset: int, bucket: int, bad: int, total: int) -> None:
+        """Fold counts of source message ``offset`` into one bucket (its start, unix s); the
+        caller keeps ``newest``."""
+        cell = self.counts.setdefault(slo_id, {}).setdefault((offset, bucket), [0, 0])
+        cell[0] += bad
+        cell[1] += total
 
     def merge(self, other: Aggregate) -> None:
         """Fold ``other`` (one message's counts) in."""

@@ -28,9 +28,7 @@ class Request(Protocol):
 def judge(slo: SLO, ev: Request) -> bool | None:
     """Whether one request was good for ``slo``; None when the SLO does not count it (not one
     of its operations) or can't tell (a latency SLO and no latency_ms)."""
-    if slo.operations is not None and not (ev.route is not None and slo.covers((ev.route,))):
-        return None
-    return judge_request(slo, ev.status_code, ev.ok, ev.latency_ms)
+    return verdict(slo, ev.route, ev.status_code, ev.ok, within(slo, ev.latency_ms))
 
 
 def judge_request(
@@ -38,13 +36,36 @@ def judge_request(
 ) -> bool | None:
     """Whether a request with this status (or explicit ``ok``) and latency (ms) was good for
     ``slo``; None for a latency SLO when the latency is unknown."""
+    return verdict(slo, None, status_code, ok, within(slo, latency_ms), routed=False)
+
+
+def within(slo: SLO, latency_ms: float | None) -> bool | None:
+    """Whether a latency is within the SLO's threshold; None when either is unknown."""
+    if latency_ms is None or slo.latency_threshold_ms is None:
+        return None
+    return latency_ms <= slo.latency_threshold_ms
+
+
+def verdict(
+    slo: SLO,
+    route: str | None,
+    status_code: int,
+    ok: bool | None,
+    fast_enough: bool | None,
+    routed: bool = True,
+) -> bool | None:
+    """The one rule every input is judged by, from what decides it: the operation (``route``,
+    unless the caller matched operations itself: ``routed`` False), the status or explicit
+    ``ok``, and for a latency SLO whether the latency was within its threshold (None:
+    unknown). Apart from the latency itself so that equal requests can be judged once."""
+    if routed and slo.operations is not None and not (route is not None and slo.covers((route,))):
+        return None
     good = ok if ok is not None else slo.is_success(status_code)
     if slo.sli_type != "latency":
         return good
-    if latency_ms is None:
+    if fast_enough is None:
         return None
-    assert slo.latency_threshold_ms is not None
-    return good and latency_ms <= slo.latency_threshold_ms
+    return good and fast_enough
 
 
 def count_request(

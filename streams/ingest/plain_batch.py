@@ -14,14 +14,18 @@ holds the two to the same answers).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import repeat
+from operator import attrgetter
+from typing import Annotated, Any
 
 import msgspec
 
 from streams.config.model import Config
+from streams.core.slo import SLO
 from streams.ingest.aggregate import Aggregate
-from streams.ingest.judging import count_request
+from streams.ingest.judging import count_request, verdict
 
 
 class _Plain(msgspec.Struct, gc=False):
@@ -38,6 +42,15 @@ class _Plain(msgspec.Struct, gc=False):
 
 
 _DECODE = msgspec.json.Decoder(list[_Plain] | _Plain)
+_SERVICE, _TS, _CODE, _OK, _ROUTE, _LATENCY = (
+    attrgetter(f) for f in ("service", "ts", "status_code", "ok", "route", "latency_ms")
+)
+# Outcomes alike in everything a judgment reads (streams.ingest.judging.verdict) and in their
+# bucket are judged once, as a group: (service, status_code, ok, bucket index, route, then one
+# "latency <= threshold" per distinct threshold: True, False, or NotImplemented when the
+# outcome has no latency_ms).
+Group = tuple[Any, ...]
+_LIMITS_AT = 5  # where the latency comparisons start in a Group
 
 
 def count_plain(
@@ -56,6 +69,119 @@ def count_plain(
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
     outcomes = decoded if isinstance(decoded, list) else [decoded]
+    if not outcomes:
+        return Aggregate(), {}
+    # Columns through C-level maps: no Python frame per outcome on the way to the groups.
+    services, stamps = list(map(_SERVICE, outcomes)), list(map(_TS, outcomes))
+    slos = {service: cfg.slos_of(service) for service in set(services)}
+    settings = cfg.settings
+    newest = max(stamps)
+    if not all(slos.values()) or newest > now + settings.max_future_seconds:
+        return None
+    marks = [m for m in map(watermarks.get, slos) if m is not None]
+    if min(stamps) < max([newest, *marks]) - settings.allowed_lateness_seconds:
+        # Perhaps late: only the running watermark, outcome by outcome, can tell.
+        return _count_each(outcomes, cfg, now, watermarks, offset)
+    ends = _newest_per_service(services, stamps)
+    into = _count_groups(outcomes, services, stamps, slos, ends, cfg, offset)
+    into.accepted.update(Counter(services))
+    moved = {s: ts for s, ts in ends.items() if s not in watermarks or ts > watermarks[s]}
+    return into, moved
+
+
+def _newest_per_service(services: list[str], stamps: list[float]) -> dict[str, float]:
+    if services.count(services[0]) == len(services):
+        return {services[0]: max(stamps)}
+    ends: dict[str, float] = {}
+    for service, ts in zip(services, stamps, strict=True):
+        if ts > ends.get(service, 0.0):
+            ends[service] = ts
+    return ends
+
+
+def _count_groups(
+    outcomes: list[_Plain],
+    services: list[str],
+    stamps: list[float],
+    slos: Mapping[str, tuple[SLO, ...]],
+    ends: Mapping[str, float],
+    cfg: Config,
+    offset: int,
+) -> Aggregate:
+    """Counts of accepted outcomes, judged once per Group, bucketed by event time."""
+    every = [slo for of_service in slos.values() for slo in of_service]
+    limits = sorted(
+        {float(s.latency_threshold_ms) for s in every if s.latency_threshold_ms is not None}
+    )
+    bucket_s = cfg.settings.bucket_seconds
+    latencies = list(map(_LATENCY, outcomes)) if limits else []
+    columns: list[Iterable[Any]] = [
+        services,
+        map(_CODE, outcomes),
+        map(_OK, outcomes),
+        map(float(bucket_s).__rfloordiv__, stamps),  # ts // bucket_s, as Aggregate.add
+        map(_ROUTE, outcomes) if any(s.operations is not None for s in every) else repeat(None),
+        *(map(limit.__ge__, latencies) for limit in limits),
+    ]
+    keys = list(zip(*columns, strict=False))  # repeat(None) has no end
+    groups = Counter(keys)
+    places = {limit: _LIMITS_AT + i for i, limit in enumerate(limits)}
+    into = Aggregate()
+    for service, of_service in slos.items():
+        for slo in of_service:
+            place = None if slo.latency_threshold_ms is None else places[slo.latency_threshold_ms]
+            journeys = cfg.journeys_of(slo.id)
+            counted = _count_slo(slo, service, groups, place, bucket_s, offset, into, journeys)
+            newest = ends[service] if counted is None else _newest(keys, stamps, counted)
+            for slo_id in (slo.id, *(j for j, _ in journeys)) if newest else ():
+                if newest > into.newest.get(slo_id, 0.0):
+                    into.newest[slo_id] = newest
+    return into
+
+
+def _count_slo(
+    slo: SLO,
+    service: str,
+    groups: Mapping[Group, int],
+    place: int | None,
+    bucket_s: int,
+    offset: int,
+    into: Aggregate,
+    journeys: tuple[tuple[str, int], ...],
+) -> set[Group] | None:
+    """Fold the groups of ``service`` into ``slo`` and its journeys; the groups it counted
+    when it left some out (not its operation, latency unknown), else None."""
+    counted: set[Group] = set()
+    skipped = 0
+    for key, n in groups.items():
+        if key[0] != service:
+            continue
+        fast = None if place is None or key[place] is NotImplemented else key[place]
+        good = verdict(slo, key[4], key[1], key[2], fast)
+        if good is None:
+            skipped += n
+            continue
+        counted.add(key)
+        start = int(key[3]) * bucket_s
+        into.count(slo.id, offset, start, 0 if good else n, n)
+        for journey, w in journeys:
+            into.count(journey, offset, start, 0 if good else n * w, n * w)
+    if not skipped:
+        return None
+    into.skipped[slo.id] = skipped
+    return counted
+
+
+def _newest(keys: list[Group], stamps: list[float], counted: set[Group]) -> float:
+    """The newest event time among the outcomes of the counted groups (0.0: none)."""
+    return max((ts for key, ts in zip(keys, stamps, strict=True) if key in counted), default=0.0)
+
+
+def _count_each(
+    outcomes: list[_Plain], cfg: Config, now: float, watermarks: Mapping[str, float], offset: int
+) -> tuple[Aggregate, dict[str, float]] | None:
+    """Outcome by outcome, against the watermark as it moves: for a message that spans more
+    than the allowed lateness, or starts behind a watermark."""
     settings = cfg.settings
     ahead = now + settings.max_future_seconds
     lateness = settings.allowed_lateness_seconds

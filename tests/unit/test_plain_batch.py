@@ -26,13 +26,22 @@ services:
   ledger-api: {sli_type: success_rate, target: 0.999, window_days: 30, success_codes: [200]}
   pay-api:
     {sli_type: success_rate, target: 0.999, window_days: 30, operations: ["POST /pay", "/refund"]}
+  img-api:
+    sli_type: latency
+    target: 0.99
+    window_days: 30
+    latency_threshold_ms: 250
+    operations: ["/img"]
 journeys:
   buy:
     target: 0.99
     window_days: 30
-    members: {"checkout-api:success_rate": {weight: 2}, "search-api:latency": {}}
+    members:
+      "checkout-api:success_rate": {weight: 2}
+      "search-api:latency": {}
+      "img-api:latency": {weight: 3}
 """
-SERVICES = ["checkout-api", "search-api", "ledger-api", "pay-api"]
+SERVICES = ["checkout-api", "search-api", "ledger-api", "pay-api", "img-api"]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +67,19 @@ PLAIN = st.fixed_dictionaries(
         "route": st.one_of(st.none(), st.sampled_from(["/pay", "POST /pay", "/refund", "/x"])),
         "ok": st.one_of(st.none(), st.booleans()),
         "trace_id": st.text(max_size=5),
+    },
+)
+# Plain outcomes close in time and alike in few values: judged in groups (many per group).
+ALIKE = st.fixed_dictionaries(
+    {
+        "service": st.sampled_from(SERVICES),
+        "ts": st.sampled_from([NOW - 95.5, NOW - 91, NOW - 90, NOW - 3.25, NOW]),
+        "status_code": st.sampled_from([200, 201, 404, 500, 503]),
+    },
+    optional={
+        "latency_ms": st.one_of(st.none(), st.sampled_from([0, 249.5, 250, 299, 300, 301.5])),
+        "route": st.one_of(st.none(), st.sampled_from(["/pay", "POST /pay", "/img", "/x"])),
+        "ok": st.one_of(st.none(), st.booleans()),
     },
 )
 ANYTHING = st.fixed_dictionaries(
@@ -107,6 +129,21 @@ def test_the_fast_path_answers_exactly_as_the_strict_path(
         assert dlq_record(raw, got) == dlq_record(raw, want)
     assert fast == slow
     assert fast_marks == slow_marks
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ALIKE, min_size=1, max_size=40), MARKS)
+def test_outcomes_judged_in_groups_count_as_each_judged_alone(
+    cfg: Config, doc: list[dict[str, Any]], marks: dict[str, float]
+) -> None:
+    raw = orjson.dumps(doc)
+    grouped = count_plain(raw, cfg, NOW, marks, 7)
+    slow, slow_marks = Aggregate(), dict(marks)
+    want = ingest_message(raw, cfg, NOW, slow, slow_marks, offset=7, read=strict)
+    if not want and min(o["ts"] for o in doc) >= max([*marks.values(), NOW]) - 300:
+        assert grouped is not None  # in time: the grouped judgment, not outcome by outcome
+        assert grouped[0] == slow
+        assert {**marks, **grouped[1]} == slow_marks
 
 
 def test_plain_messages_take_the_fast_path_and_anything_else_falls_back(cfg: Config) -> None:
