@@ -173,13 +173,18 @@ class BucketStore:
         kind = "rb" if slices else ("c" if res == self.bucket_s else "r")
         full = "sb" if slices else "s"
         blocks = self.blocks
+        # Asked before the mapping: a Faust table's miss costs a raised KeyError, and a
+        # quiet SLO's windows cross mostly hours it has no block for (profiled with 10,000
+        # SLOs: a quarter of the worker's CPU went to table misses).
+        stored = self._index().get(slo_id) or set()
         bad = total = 0
         day: Block | None = None
         day_start = -1
         bstart = first - first % BLOCK_S
         while bstart <= last:
             lo_c, hi_c = max(first, bstart), min(last, bstart + BLOCK_S - res)
-            block = blocks.get(f"{slo_id}|{bstart}")
+            key = f"{slo_id}|{bstart}"
+            block = blocks[key] if key in stored else None
             if block is not None:
                 s = block.get(full) if lo_c == bstart and hi_c == bstart + BLOCK_S - res else None
                 if s is not None:
@@ -192,7 +197,8 @@ class BucketStore:
             else:
                 if bstart - bstart % DAY_S != day_start:
                     day_start = bstart - bstart % DAY_S
-                    day = blocks.get(f"{slo_id}|d{day_start}")
+                    dkey = f"{slo_id}|d{day_start}"
+                    day = blocks[dkey] if dkey in stored else None
                 if day is not None and day["k"] & hour_bit(bstart):
                     if res == self.bucket_s:
                         raise LookupError(
@@ -235,12 +241,15 @@ class BucketStore:
 
     def keys_of(self, slo_id: str) -> list[str]:
         """Every stored block key of an SLO."""
+        return list(self._index().get(slo_id, ()))
+
+    def _index(self) -> dict[str, set[str]]:
         if self._keys is None:
             index: dict[str, set[str]] = {}
             for key in list(self.blocks.keys()):
                 index.setdefault(key.rsplit("|", 1)[0], set()).add(key)
             self._keys = index
-        return list(self._keys.get(slo_id, ()))
+        return self._keys
 
     def reindex(self) -> None:
         """Rebuild the key index at its next use: the mapping changed behind the store's

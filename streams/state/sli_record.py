@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -23,26 +24,39 @@ class SliRecord:
     # "<topic>:<partition>" for another input topic (OTLP), whose offsets are another sequence.
     source: str
 
-    def to_bytes(self) -> bytes:
-        """Compact JSON array form."""
-        return orjson.dumps([self.slo, self.counts, self.newest_ts, self.source])
 
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> SliRecord:
-        """Inverse of to_bytes; ValueError for anything to_bytes would not have written (the
-        topic is ours, but a record the window table cannot take must not reach it)."""
-        slo, counts, newest, part = orjson.loads(raw)
-        if not (
-            type(slo) is str
-            and type(counts) is list
-            and type(newest) in (int, float)
-            and ((type(part) is int and part >= 0) or (type(part) is str and 0 < len(part) <= 300))
-            and all(
-                type(c) is list and len(c) == 4 and all(type(x) is int for x in c) for c in counts
-            )
-        ):
-            raise ValueError(
-                "not an SLI record: expected [slo, [[offset, start, bad, total]...], "
-                "newest_ts, source]"
-            )
-        return cls(slo, [tuple(c) for c in counts], float(newest), str(part))
+def pack(records: Iterable[SliRecord]) -> bytes:
+    """Records as one message: a JSON array of ``[slo, counts, newest_ts, source]``. One
+    message per SLI partition and batch, not per SLO: with ten thousand SLOs a message per
+    SLO made the window agent's per-message cost the worker's limit."""
+    return orjson.dumps([[r.slo, r.counts, r.newest_ts, r.source] for r in records])
+
+
+def unpack(raw: bytes) -> list[SliRecord]:
+    """Inverse of pack, and of the one-record message workers before packing wrote (such
+    records may still wait on the topic); ValueError for anything else: the topic is ours,
+    but a record the window table cannot take must not reach it."""
+    doc = orjson.loads(raw)
+    if type(doc) is list and doc and type(doc[0]) is str:
+        doc = [doc]  # one record
+    if type(doc) is not list or not doc:
+        raise ValueError(_EXPECTED)
+    return [_record(item) for item in doc]
+
+
+_EXPECTED = "not an SLI record: expected [slo, [[offset, start, bad, total]...], newest_ts, source]"
+
+
+def _record(item: object) -> SliRecord:
+    if type(item) is not list or len(item) != 4:
+        raise ValueError(_EXPECTED)
+    slo, counts, newest, part = item
+    if not (
+        type(slo) is str
+        and type(counts) is list
+        and type(newest) in (int, float)
+        and ((type(part) is int and part >= 0) or (type(part) is str and 0 < len(part) <= 300))
+        and all(type(c) is list and len(c) == 4 and all(type(x) is int for x in c) for c in counts)
+    ):
+        raise ValueError(_EXPECTED)
+    return SliRecord(slo, [tuple(c) for c in counts], float(newest), str(part))

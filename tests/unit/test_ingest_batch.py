@@ -14,11 +14,12 @@ import pytest
 
 from streams.config.loading import load_config
 from streams.config.model import Config
+from streams.ingest.aggregate import RECORD_CONTRIBUTIONS_MAX
 from streams.kafka import topics
-from streams.runtime.agents.ingest import Ingest
+from streams.runtime.agents.ingest import Ingest, packs
 from streams.runtime.metrics import Metrics
 from streams.runtime.wiring import Throughput
-from streams.state.sli_record import SliRecord
+from streams.state.sli_record import SliRecord, unpack
 
 NOW = 1_795_514_400.0
 
@@ -58,8 +59,9 @@ async def counted(cfg: Config, events: list[Any]) -> tuple[int, int, Metrics]:
     await Ingest(w).batch(events)  # type: ignore[arg-type]
     bad = total = 0
     for raw in sli.values:
-        for _, _, b, t in SliRecord.from_bytes(raw).counts:
-            bad, total = bad + b, total + t
+        for rec in unpack(raw):
+            for _, _, b, t in rec.counts:
+                bad, total = bad + b, total + t
     return bad, total, metrics
 
 
@@ -75,3 +77,21 @@ async def test_the_same_offset_of_another_partition_is_another_message(cfg: Conf
     bad, total, metrics = await counted(cfg, [event(0, 7, [503]), event(1, 7, [200])])
     assert (bad, total) == (1, 2)
     assert metrics.registry.get_sample_value("sloburn_input_redeliveries_total") == 0
+
+
+def test_records_go_packed_one_message_per_sli_partition_within_the_size_cap() -> None:
+    # Ten thousand SLOs sent a message per SLO: the window agent's per-message cost was the
+    # worker's limit (bench page-fleet).
+    big = [(o, 10 * o, 0, 1) for o in range(RECORD_CONTRIBUTIONS_MAX - 5)]
+    records = [SliRecord(f"svc-{i}:success_rate", [(i, 10, 0, 1)], 1.0, "0") for i in range(300)]
+    records.insert(100, SliRecord("svc-7:latency", big, 1.0, "0"))
+    messages = list(packs(records, 8))
+    per_partition = [p for p, _ in messages]
+    heavy = topics.partition_for_slo("svc-7:latency", 8)
+    assert sorted(set(per_partition)) == list(range(8))
+    assert all(per_partition.count(p) == 1 for p in range(8) if p != heavy)
+    assert per_partition.count(heavy) in (2, 3)  # the big record does not fit beside others
+    for partition, chunk in messages:
+        assert {topics.partition_for_slo(r.slo, 8) for r in chunk} == {partition}
+        assert sum(len(r.counts) for r in chunk) <= RECORD_CONTRIBUTIONS_MAX
+    assert sorted(r.slo for _, chunk in messages for r in chunk) == sorted(r.slo for r in records)

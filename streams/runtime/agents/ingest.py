@@ -9,9 +9,10 @@ what was judged is not, and stops the worker before the batch's offsets can be c
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from streams.ingest.aggregate import Aggregate
+from streams.ingest.aggregate import RECORD_CONTRIBUTIONS_MAX, Aggregate
 from streams.ingest.dead_letters import Rejection, dlq_record
 from streams.ingest.otlp_reader import OtlpReader
 from streams.ingest.otlp_wire import Encoding
@@ -20,6 +21,7 @@ from streams.kafka import topics
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
+from streams.state.sli_record import SliRecord, pack
 
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.1
@@ -93,21 +95,37 @@ class Ingest:
         await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, source_of(ev)))
 
     async def publish(self, source: str, agg: Aggregate) -> None:
-        """The SLI records of one source partition's outcomes, and their counts."""
+        """The SLI records of one source partition's outcomes, packed per SLI partition, and
+        their counts."""
         w, m, tp = self.w, self.w.metrics, self.w.throughput
         n = w.cfg.settings.partitions  # fixed for the worker's life (streams.runtime.reload)
-        for rec in agg.records(source):
-            await w.sli.send(
-                key=rec.slo.encode(),
-                value=rec.to_bytes(),
-                partition=topics.partition_for_slo(rec.slo, n),
-            )
+        for partition, records in packs(agg.records(source), n):
+            await w.sli.send(key=None, value=pack(records), partition=partition)
             tp.sli_sent += 1
         for service, count in agg.accepted.items():
             m.events_accepted.labels(service).inc(count)
             tp.outcomes += count
         for slo_id, count in agg.skipped.items():
             m.outcomes_skipped.labels(slo_id).inc(count)
+
+
+def packs(records: list[SliRecord], partitions: int) -> Iterator[tuple[int, list[SliRecord]]]:
+    """(SLI partition, records) per message: each record goes to its SLO's partition, and a
+    message holds at most RECORD_CONTRIBUTIONS_MAX contributions (the producer's 1 MiB limit)
+    unless one record alone has more."""
+    by_partition: dict[int, list[SliRecord]] = {}
+    for rec in records:
+        by_partition.setdefault(topics.partition_for_slo(rec.slo, partitions), []).append(rec)
+    for partition, of_partition in by_partition.items():
+        chunk: list[SliRecord] = []
+        size = 0
+        for rec in of_partition:
+            if chunk and size + len(rec.counts) > RECORD_CONTRIBUTIONS_MAX:
+                yield partition, chunk
+                chunk, size = [], 0
+            chunk.append(rec)
+            size += len(rec.counts)
+        yield partition, chunk
 
 
 def register(w: Wiring) -> None:

@@ -1,10 +1,11 @@
 """Window agent: SLI records -> event-time buckets in the changelog-backed table.
 
 Records are applied through BucketStore, which writes each touched block once per batch and
-skips contributions whose source offset the block has already applied. Each record is decoded
-and checked on its own first (one that cannot be read is dead-lettered, the batch goes on);
-applying the batch is not contained, since a half-applied batch would leave the table unlike
-its changelog: an error there stops the worker before the batch's offsets are committed.
+skips contributions whose source offset the block has already applied. Each message (records
+packed per SLI partition) is decoded and checked on its own first (one that cannot be read is
+dead-lettered, the batch goes on); applying the batch is not contained, since a half-applied
+batch would leave the table unlike its changelog: an error there stops the worker before the
+batch's offsets are committed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
-from streams.state.sli_record import SliRecord
+from streams.state.sli_record import SliRecord, unpack
 
 BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.1
@@ -26,20 +27,20 @@ BATCH_WITHIN_S = 0.1
 def register(w: Wiring) -> None:
     """Attach the window agent to the app."""
 
-    def decode(raw: bytes) -> SliRecord:
+    def decode(raw: bytes) -> list[SliRecord]:
         failpoints.check("windows", raw)
-        return SliRecord.from_bytes(raw)
+        return unpack(raw)
 
     @w.app.agent(w.sli, name="windows")
     @contained("windows")
     async def windows(stream: Any) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             now = time.time()
-            records = []
+            records: list[SliRecord] = []
             for ev in events:
                 raw = ev.value or b""
                 try:
-                    records.append(decode(raw))
+                    records.extend(decode(raw))
                 except Exception as exc:  # contained: this record only
                     w.metrics.internal_errors.labels("windows").inc()
                     rej = Rejection("internal_error", internal_error(exc), raw)
