@@ -170,5 +170,6 @@ def bench_time_to_page(n: int = 20, gap_s: float = 4.0, fleet: int = 0) -> dict[
         "time_to_page_s_p50": at(n // 2),
         "time_to_page_s_p99": at(min(n - 1, int(0.99 * n))),
         "time_to_page_s_min": at(0),
+        "time_to_page_s_each": [round(d, 2) for d in delays],
         "target_p99_s": "<= 5",
     }

@@ -82,3 +82,32 @@ def count_request(
         into.add(slo.id, ev.ts, bucket_s, 0 if good else 1, 1, offset)
         for journey, w in cfg.journeys_of(slo.id):
             into.add(journey, ev.ts, bucket_s, 0 if good else w, w, offset)
+
+
+def counted_for(slo_name: str | None, slos: tuple[SLO, ...]) -> tuple[SLO, ...] | str:
+    """The SLOs pre-counted outcomes count for (``slo_name`` picks one of the service's), or
+    the reason they count for none: ``unknown_slo`` or ``ambiguous_slo``."""
+    if slo_name is not None:
+        chosen = tuple(s for s in slos if s.id == slo_name)
+        return chosen or "unknown_slo"
+    # Pre-counted good/total are the producer's own judgment of one SLI: with several SLOs on
+    # the service we cannot know which, and guessing would move the wrong budget.
+    return slos if len(slos) == 1 else "ambiguous_slo"
+
+
+def count_counted(
+    slos: tuple[SLO, ...],
+    good: int,
+    total: int,
+    ts: float,
+    cfg: Config,
+    into: Aggregate,
+    offset: int,
+) -> None:
+    """Fold pre-counted outcomes into ``into`` for each of ``slos`` (from counted_for) and
+    their journeys."""
+    bucket_s, bad = cfg.settings.bucket_seconds, total - good
+    for slo in slos:
+        into.add(slo.id, ts, bucket_s, bad, total, offset)
+        for journey, w in cfg.journeys_of(slo.id):
+            into.add(journey, ts, bucket_s, bad * w, total * w, offset)

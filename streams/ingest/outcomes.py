@@ -21,7 +21,7 @@ from streams.core.brief import brief
 from streams.core.slo import SLO
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import Rejection, internal_error
-from streams.ingest.judging import count_request
+from streams.ingest.judging import count_counted, count_request, counted_for
 from streams.ingest.plain_batch import count_plain
 from streams.ingest.schema import AggregateOutcome, RawOutcome
 
@@ -43,15 +43,6 @@ def _reason_for(err: ValidationError) -> tuple[str, str]:
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return "invalid_type", f"{loc}: {msg}, got {brief(first.get('input'))}"
     return "invalid_value", f"{loc}: {msg}, got {brief(first.get('input'))}"
-
-
-def _slos_for_aggregate(ev: AggregateOutcome, slos: tuple[SLO, ...]) -> tuple[SLO, ...] | str:
-    if ev.slo is not None:
-        chosen = tuple(s for s in slos if s.id == ev.slo)
-        return chosen or "unknown_slo"
-    # Pre-counted good/total are the producer's own judgment of one SLI: with several SLOs on
-    # the service we cannot know which, and guessing would move the wrong budget.
-    return slos if len(slos) == 1 else "ambiguous_slo"
 
 
 _NUMBER = (int, float)
@@ -129,20 +120,15 @@ def _count(
 ) -> tuple[str, str] | None:
     """Fold one valid outcome into ``into`` for each SLO (and journey) it counts for; (reason,
     error) when pre-counted outcomes do not name one SLO of the service."""
-    bucket_s = cfg.settings.bucket_seconds
     if isinstance(ev, AggregateOutcome):
-        chosen = _slos_for_aggregate(ev, slos)
+        chosen = counted_for(ev.slo, slos)
         if isinstance(chosen, str):
             expected = [s.id for s in slos]
             return (
                 chosen,
                 f"slo: expected one of {expected} for pre-counted outcomes, got {ev.slo!r}",
             )
-        bad = ev.total - ev.good
-        for slo in chosen:
-            into.add(slo.id, ev.ts, bucket_s, bad, ev.total, offset)
-            for journey, w in cfg.journeys_of(slo.id):
-                into.add(journey, ev.ts, bucket_s, bad * w, ev.total * w, offset)
+        count_counted(chosen, ev.good, ev.total, ev.ts, cfg, into, offset)
         return None
     count_request(ev, slos, cfg, into, offset)
     return None

@@ -47,6 +47,7 @@ class Metrics:
         # Per SLO, its series and their children: kept for removal, and reused because
         # labels() costs more than the set (ten thousand SLOs, ~17 series each).
         self._series: dict[str, dict[tuple[Gauge, tuple[str, ...]], Any]] = {}
+        self._decisions: dict[str, str] = {}  # service -> the decision its gauge shows
         r = self.registry
         self.budget_remaining = Gauge(
             "sloburn_error_budget_remaining_ratio",
@@ -247,7 +248,12 @@ class Metrics:
         self._series.clear()
 
     def observe_decision(self, service: str, decision: str) -> None:
-        """Publish a service's release decision as a one-hot gauge."""
+        """Publish a service's release decision as a one-hot gauge. Written only when it
+        changes: ten thousand services decided every 10 s spent 3 % of a worker's CPU
+        setting the same six series again."""
+        if self._decisions.get(service) == decision:
+            return
+        self._decisions[service] = decision
         for d in DECISIONS:
             self.gate_decision.labels(service, d).set(1 if d == decision else 0)
 

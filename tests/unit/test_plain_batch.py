@@ -102,8 +102,19 @@ ANYTHING = st.fixed_dictionaries(
         "slo": st.sampled_from(["checkout-api:success_rate", "nope"]),
     },
 )
+COUNTED = st.fixed_dictionaries(
+    {
+        "service": st.sampled_from(SERVICES),
+        "ts": st.one_of(st.floats(NOW - 400, NOW + 10), st.integers(int(NOW) - 400, int(NOW))),
+        "good": st.integers(0, 50),
+        "total": st.integers(0, 50),
+    },
+    optional={"slo": st.sampled_from(["checkout-api:success_rate", "search-api:latency", "x"])},
+)
 MESSAGES = st.one_of(
     st.lists(PLAIN, max_size=12),  # the common case: the fast path takes it
+    st.lists(COUNTED, max_size=6),
+    COUNTED,
     PLAIN,
     st.lists(st.one_of(PLAIN, ANYTHING), max_size=8),
     ANYTHING,
@@ -150,9 +161,13 @@ def test_plain_messages_take_the_fast_path_and_anything_else_falls_back(cfg: Con
     plain = [{"service": "checkout-api", "ts": NOW - 5, "status_code": 200, "latency_ms": 3}]
     assert count_plain(orjson.dumps(plain), cfg, NOW, {}, 1) is not None
     assert count_plain(orjson.dumps(plain[0]), cfg, NOW, {}, 1) is not None
+    counted = {"service": "checkout-api", "ts": NOW - 5, "good": 9, "total": 10}
+    assert count_plain(orjson.dumps(counted), cfg, NOW, {}, 1) is not None  # pre-counted
+    assert count_plain(orjson.dumps([counted, counted]), cfg, NOW, {}, 1) is not None
     for other in (
         [{**plain[0], "ts": "2026-11-24T09:59:00Z"}],  # an ISO time: the strict path reads it
-        [{**plain[0], "good": 1, "total": 2}],  # pre-counted
+        [plain[0], {**plain[0], "good": 1, "total": 2}],  # plain and pre-counted in one
+        [{"service": "checkout-api", "ts": NOW, "good": 3, "total": 2}],
         [{**plain[0], "service": "unknown"}],  # to be rejected, with its reason
         [{**plain[0], "ts": NOW + 3600}],  # future
         [{**plain[0], "status_code": 200.0}],
