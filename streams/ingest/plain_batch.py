@@ -9,10 +9,10 @@ outcomes are then judged per group of outcomes alike in what a judgment reads, t
 maps over the message's columns, not one Python frame per outcome.
 
 It gives up, returning None, at the first thing it would not accept: another shape (ISO times,
-both shapes in one message, a wrong type), an unknown service or SLO, a late or future event. The message is
-then judged again by the strict path, from scratch, which names each rejected outcome; so the
-counts, verdicts and dead letters are the strict path's by construction (and a property test
-holds the two to the same answers).
+both shapes in one message, a wrong type), an unknown service or SLO, a late or future event.
+The message is then judged again by the strict path, from scratch, which names each rejected
+outcome; so the counts, verdicts and dead letters are the strict path's by construction (and
+property tests hold the two to the same answers).
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ _SERVICE, _TS, _CODE, _OK, _ROUTE, _LATENCY = (
 # outcome has no latency_ms).
 Group = tuple[Any, ...]
 _LIMITS_AT = 5  # where the latency comparisons start in a Group
+# Groups cost a few µs per message whatever its size: below this many outcomes judging each
+# is cheaper (measured: 12.4 against 3.6 µs for a one-outcome message; even at 8 or 16).
+GROUPS_FROM = 12
 
 
 def count_plain(
@@ -90,8 +93,8 @@ def count_plain(
         events = counted if isinstance(counted, list) else [counted]
         return _count_each(events, cfg, now, watermarks, offset, _fold_counted)
     outcomes = decoded if isinstance(decoded, list) else [decoded]
-    if not outcomes:
-        return Aggregate(), {}
+    if len(outcomes) < GROUPS_FROM:
+        return _count_each(outcomes, cfg, now, watermarks, offset, _fold_plain)
     # Columns through C-level maps: no Python frame per outcome on the way to the groups.
     services, stamps = list(map(_SERVICE, outcomes)), list(map(_TS, outcomes))
     slos = {service: cfg.slos_of(service) for service in set(services)}

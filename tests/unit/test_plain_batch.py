@@ -16,7 +16,7 @@ from streams.config.model import Config
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import Rejection, dlq_record
 from streams.ingest.outcomes import Items, ingest_message, read_outcomes
-from streams.ingest.plain_batch import count_plain
+from streams.ingest.plain_batch import GROUPS_FROM, count_plain
 
 NOW = 1_795_514_400.0
 CONFIG = """\
@@ -143,7 +143,7 @@ def test_the_fast_path_answers_exactly_as_the_strict_path(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(ALIKE, min_size=1, max_size=40), MARKS)
+@given(st.lists(ALIKE, min_size=GROUPS_FROM, max_size=60), MARKS)
 def test_outcomes_judged_in_groups_count_as_each_judged_alone(
     cfg: Config, doc: list[dict[str, Any]], marks: dict[str, float]
 ) -> None:
