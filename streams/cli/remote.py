@@ -122,13 +122,15 @@ def cmd_exclude(args: argparse.Namespace) -> int:
 
     def request() -> dict[str, Any]:
         matchers = {"service": args.service, "slo": args.slo}
-        return {
+        body = {
             "kind": args.kind,
             "matchers": {k: v for k, v in matchers.items() if v},
             "starts_at": event_time(args.start),
             "ends_at": event_time(args.end),
             "comment": args.comment,
         }
+        recurring = {"rrule": args.every, "timezone": args.timezone}
+        return {**body, **{k: v for k, v in recurring.items() if v}}
 
     return _run(args, "exclusions", request)
 
@@ -206,6 +208,16 @@ def add_exclude_parser(sub: Any) -> None:
     a.add_argument("--from", dest="start", required=True, help="ISO 8601 or unix seconds")
     a.add_argument("--to", dest="end", required=True, help="ISO 8601 or unix seconds")
     a.add_argument("--comment", required=True, help="why (kept with it and audited)")
+    a.add_argument(
+        "--every",
+        metavar="RRULE",
+        help="repeat it: an RFC 5545 rule such as 'FREQ=WEEKLY;BYDAY=SU' (--from/--to is then "
+        "the first occurrence)",
+    )
+    a.add_argument(
+        "--timezone",
+        help="IANA zone whose wall clock the occurrences keep across DST (default UTC)",
+    )
     acts.add_parser("list", help="every exclusion, deleted ones too")
     d = acts.add_parser("delete", help="count the range again")
     d.add_argument("id", help="the exclusion's id (see list)")

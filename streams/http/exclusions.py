@@ -17,7 +17,8 @@ from streams.runtime.wiring import Wiring
 def _audited(e: Exclusion, who: str, now: float) -> dict[str, Any]:
     record = {"kind": "exclusion", "exclusion_kind": e.kind, "who": who, "why": e.comment}
     span = {"from": e.starts_at, "until": e.ends_at, "id": e.id}
-    return {**record, "at": now, **e.matchers.model_dump(), **span}
+    every = {"rrule": e.rrule, "timezone": e.timezone} if e.rrule else {}
+    return {**record, "at": now, **e.matchers.model_dump(), **span, **every}
 
 
 CREATION = Creation(

@@ -77,7 +77,10 @@ class Evaluator:
         cells; longer and calendar windows use 15-minute roll-ups. Cells an exclusion overlaps
         are left out."""
         sums = self.sums.evaluation(slo.id)
-        spans = spans_for(self.exclusions, slo.service, slo.id)
+        start, length = slo.budget_window(t)
+        # Cells with start in (oldest window start, t]: the newest ends a roll-up after t.
+        reach = min(start, t - max(slo.windows_s)) - 1
+        spans = spans_for(self.exclusions, slo.service, slo.id, reach, t + ROLLUP_S)
 
         def counts(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
             c = sums(name, lo, hi, res, slices)
@@ -89,7 +92,6 @@ class Evaluator:
         windows = {
             w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s
         }
-        start, length = slo.budget_window(t)
         if slo.calendar is not None:
             # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
             lo, res = start - 1, ROLLUP_S

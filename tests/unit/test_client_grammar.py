@@ -112,6 +112,15 @@ COMMANDS = [
         ["add", "--service", "api", "--from", "1795514400", "--to", "1795518000", "--comment", "c"],
         ("POST", "/v1/exclusions"),
     ),
+    (
+        ["exclude"],
+        [
+            *["add", "--service", "api", "--from", "2026-12-06T02:00:00+01:00", "--to"],
+            *["1796526000", "--comment", "c", "--every", "FREQ=WEEKLY;BYDAY=SU"],
+            *["--timezone", "Europe/Berlin"],
+        ],
+        ("POST", "/v1/exclusions"),
+    ),
     (["exclude"], ["delete", "e1"], ("DELETE", "/v1/exclusions/e1")),
     (["gate"], ["api"], ("GET", "/v1/gate/api")),
     (["status"], [], ("GET", "/v1/slos")),
