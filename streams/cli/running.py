@@ -9,9 +9,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.cli.common import config_paths, env_int, kafka_security, load
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it runs
+    from streams.config.kafka_security import KafkaSecurity
+    from streams.kafka.sender import Sent
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -113,7 +117,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     return _check(args, security, sent, dlq_from) if args.check else 0
 
 
-def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, int, str]:
+def _send(args: argparse.Namespace, stream: Any, security: KafkaSecurity) -> tuple[Sent, int, str]:
     """(what was sent, outcomes recorded, how): one message per line, or batched or
     pre-counted by the client (then the messages hold counts, not outcomes)."""
     if not (args.batch or args.aggregate):
@@ -133,7 +137,10 @@ def _send(args: argparse.Namespace, stream: Any, security: Any) -> tuple[Any, in
     return sent, recorded, "pre-counted per SLO and second" if cfg else "batched"
 
 
-def _check(args: argparse.Namespace, security: Any, sent: Any, dlq_from: dict[int, int]) -> int:
+def _check(
+    args: argparse.Namespace, security: KafkaSecurity, sent: Sent, dlq_from: dict[int, int]
+) -> int:
+    from streams.kafka.topics import OUTCOMES_DLQ
     from streams.kafka.verdict import rejections
 
     found = asyncio.run(rejections(args.broker, security, sent, dlq_from, args.timeout))
@@ -148,7 +155,7 @@ def _check(args: argparse.Namespace, security: Any, sent: Any, dlq_from: dict[in
     line = f"check: the worker accepted {accepted}{unit}, rejected {found.total}"
     if found.total:
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(found.by_reason.items()))
-        line += f" ({reasons}; {found.records} records in sloburn.outcomes.dlq)"
+        line += f" ({reasons}; {found.records} records in {OUTCOMES_DLQ})"
     print(line, file=sys.stderr)
     return 1 if found.total else 0
 

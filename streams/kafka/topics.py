@@ -12,6 +12,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.config.kafka_security import KafkaSecurity
 from streams.kafka.broker_probe import probe
 
+APP_ID = "sloburn"  # the worker's Faust app id, hence its consumer group (send --check reads it)
 OUTCOMES = "sloburn.outcomes"
 OUTCOMES_DLQ = "sloburn.outcomes.dlq"
 SLI = "sloburn.sli"

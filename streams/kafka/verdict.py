@@ -22,7 +22,6 @@ from streams.ingest.dead_letters import rejected_by_reason
 from streams.kafka import topics
 from streams.kafka.sender import Sent
 
-WORKER_GROUP = "sloburn"  # the worker's Faust app id, so its consumer group
 POLL_S = 0.5
 # After the commit, how long the worker's producer may still hold a DLQ record (it lingers
 # milliseconds; the commit does not wait for the DLQ send).
@@ -101,7 +100,7 @@ async def _read_past(bootstrap: str, security: KafkaSecurity, sent: Sent, deadli
         newest = sent.newest()
         tps = [TopicPartition(topics.OUTCOMES, p) for p in newest]
         while True:
-            offsets = await admin.list_consumer_group_offsets(WORKER_GROUP, partitions=tps)
+            offsets = await admin.list_consumer_group_offsets(topics.APP_ID, partitions=tps)
             done = {tp.partition: om.offset for tp, om in offsets.items() if om is not None}
             if all(done.get(p, -1) > off for p, off in newest.items()):
                 return True

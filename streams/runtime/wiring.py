@@ -15,6 +15,7 @@ from streams.config.model import Config
 from streams.core.clocks import SloClock
 from streams.core.exclusions import Exclusion
 from streams.core.silences import Silence
+from streams.kafka import topics
 from streams.kafka.broker_watch import BrokerWatch
 from streams.runtime.metrics import Metrics
 from streams.runtime.published import Published
@@ -30,7 +31,7 @@ class Runtime:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     data_dir: str = "./data"
-    app_id: str = "sloburn"
+    app_id: str = topics.APP_ID
     # Replay mode: no wall-clock evaluation and no notifications; a replay driver asks for
     # evaluations at event times over HTTP (sloburn replay --via-broker).
     replay_mode: bool = False
