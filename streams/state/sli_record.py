@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -33,21 +34,28 @@ def pack(records: Iterable[SliRecord]) -> bytes:
 
 
 def unpack(raw: bytes) -> list[SliRecord]:
-    """Inverse of pack, and of the one-record message workers before packing wrote (such
-    records may still wait on the topic); ValueError for anything else: the topic is ours,
-    but a record the window table cannot take must not reach it."""
+    """Inverse of pack; ValueError for anything pack would not have written (the topic is
+    ours, but a record the window table cannot take must not reach it)."""
+    return [record(item) for item in items(raw)]
+
+
+def items(raw: bytes) -> list[Any]:
+    """The undecoded records of a message: a pack's, or the one record that workers before
+    packing wrote per message (such records may still wait on the topic). ValueError when it
+    is neither: nothing of it can be read."""
     doc = orjson.loads(raw)
     if type(doc) is list and doc and type(doc[0]) is str:
-        doc = [doc]  # one record
+        return [doc]  # one record
     if type(doc) is not list or not doc:
         raise ValueError(_EXPECTED)
-    return [_record(item) for item in doc]
+    return doc
 
 
 _EXPECTED = "not an SLI record: expected [slo, [[offset, start, bad, total]...], newest_ts, source]"
 
 
-def _record(item: object) -> SliRecord:
+def record(item: object) -> SliRecord:
+    """One record from its JSON form; ValueError when it is not one."""
     if type(item) is not list or len(item) != 4:
         raise ValueError(_EXPECTED)
     slo, counts, newest, part = item

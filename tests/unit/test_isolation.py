@@ -162,3 +162,26 @@ def test_sli_records_of_a_big_batch_stay_small_and_never_split_one_message() -> 
     split.apply(records)
     lo, hi = NOW - 3600 * 300, NOW
     assert split.range("a:b", lo, hi, 10) == one.range("a:b", lo, hi, 10)
+
+
+def test_a_record_that_fails_costs_no_other_record_of_its_pack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streams.runtime import failpoints
+    from streams.runtime.agents.windows import read_records
+
+    monkeypatch.setitem(failpoints._POINTS, "windows", b"winfail")
+    recs = [
+        SliRecord("a:b", [(1, 10, 0, 1)], 1.0, "0"),
+        SliRecord("winfail-api:x", [(2, 10, 1, 1)], 1.0, "0"),
+        SliRecord("c:d", [(3, 10, 0, 2)], 1.0, "0"),
+    ]
+    into: list[SliRecord] = []
+    failed = read_records(pack(recs), into)
+    assert into == [recs[0], recs[2]]
+    assert [(orjson.loads(raw)[0], type(e).__name__) for raw, e in failed] == [
+        ("winfail-api:x", "InjectedFault")
+    ]
+    into = []
+    assert [raw for raw, _ in read_records(b"not json", into)] == [b"not json"]
+    assert into == []

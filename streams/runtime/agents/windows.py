@@ -13,12 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from streams.core.clocks import SloClock
 from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.runtime import failpoints
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
-from streams.state.sli_record import SliRecord, unpack
+from streams.state.sli_record import SliRecord, items, record
 
 BATCH_MAX = 2000
 BATCH_WITHIN_S = 0.1
@@ -27,10 +29,6 @@ BATCH_WITHIN_S = 0.1
 def register(w: Wiring) -> None:
     """Attach the window agent to the app."""
 
-    def decode(raw: bytes) -> list[SliRecord]:
-        failpoints.check("windows", raw)
-        return unpack(raw)
-
     @w.app.agent(w.sli, name="windows")
     @contained("windows")
     async def windows(stream: Any) -> None:
@@ -38,10 +36,7 @@ def register(w: Wiring) -> None:
             now = time.time()
             records: list[SliRecord] = []
             for ev in events:
-                raw = ev.value or b""
-                try:
-                    records.extend(decode(raw))
-                except Exception as exc:  # contained: this record only
+                for raw, exc in read_records(ev.value or b"", records):
                     w.metrics.internal_errors.labels("windows").inc()
                     rej = Rejection("internal_error", internal_error(exc), raw)
                     await w.outcomes_dlq.send(
@@ -60,3 +55,22 @@ def register(w: Wiring) -> None:
                     w.clocks[rec.slo] = SloClock(rec.newest_ts, now)
                 else:
                     clock.observe(rec.newest_ts, now)
+
+
+def read_records(raw: bytes, into: list[SliRecord]) -> list[tuple[bytes, Exception]]:
+    """Append the records of one message to ``into``; (bytes, error) of each part that
+    failed. A record fails alone: the others of its pack (other SLOs of the partition) still
+    count. A message that is not JSON fails whole."""
+    try:
+        parts = items(raw)
+    except Exception as exc:  # contained: this message only
+        return [(raw, exc)]
+    failed: list[tuple[bytes, Exception]] = []
+    for item in parts:
+        one = raw if len(parts) == 1 else orjson.dumps(item)
+        try:
+            failpoints.check("windows", one)
+            into.append(record(item))
+        except Exception as exc:  # contained: this record only
+            failed.append((one, exc))
+    return failed
