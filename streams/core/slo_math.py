@@ -127,6 +127,21 @@ def burn_down(
     return out
 
 
+def recent_burn_down(
+    bad_per_hour: list[int], target: Fraction, window_total: int, remaining: float
+) -> list[float]:
+    """Remaining budget (ratio) before each of the last hours and now, oldest first: the
+    burn-down walked back from the exact ``remaining`` by each hour's bad events (``bad_per_hour``
+    oldest first), so its last point is the SLO's own number. For a sparkline."""
+    if not window_total:
+        return [remaining] * (len(bad_per_hour) + 1)
+    p, q = (1 - target).numerator, (1 - target).denominator
+    out = [remaining]
+    for bad in reversed(bad_per_hour):
+        out.append(out[-1] + (bad * q) / (window_total * p))
+    return out[::-1]
+
+
 def time_to_exhaustion(remaining: float, burn: float, slo_window_s: int) -> float | None:
     """Seconds until the budget is gone if the burn rate holds; 0 if already gone.
 

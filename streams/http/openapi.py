@@ -28,6 +28,7 @@ JSON = "application/json"
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 TIME = {"type": "string", "format": "date-time"}
 RATIO = {"type": "number"}
+SEVERITY = {"enum": ["page", "ticket"]}
 
 
 def _obj(required: Mapping[str, Any], optional: Mapping[str, Any] | None = None) -> dict:
@@ -73,13 +74,38 @@ ANSWERS: dict[str, dict] = {
                 "items": _obj(
                     {
                         "rule": {"type": "string"},
-                        "severity": {"enum": ["page", "ticket"]},
+                        "severity": SEVERITY,
                         "firing": {"type": "boolean"},
                         "since": NULLABLE_TIME,
                     }
                 ),
             },
         },
+    ),
+    "FleetRow": _obj(
+        {
+            "id": {"type": "string"},
+            "service": {"type": "string"},
+            "sli_type": {"type": "string"},
+            "target": RATIO,
+            "window": {"type": "string"},
+            "decision": {"type": ["string", "null"]},
+            "no_data": {"type": "boolean"},
+            "remaining": {"type": ["number", "null"]},
+            "burn_1h": {"type": ["number", "null"]},
+            "burn_6h": {"type": ["number", "null"]},
+            "firing": {
+                "type": "array",
+                "items": _obj(
+                    {"rule": {"type": "string"}, "severity": {"enum": ["page", "ticket"]}}
+                ),
+            },
+            "spark": {
+                "type": "array",
+                "items": RATIO,
+                "description": "budget remaining before each of the last 24 hours and now",
+            },
+        }
     ),
     "BurnDown": _obj(
         {
@@ -204,6 +230,7 @@ OPERATION_IDS = {
     ("/v1/slos", "get"): "listSlos",
     ("/v1/slos/{slo_id}", "get"): "getSlo",
     ("/v1/slos/{slo_id}/burndown", "get"): "getBurnDown",
+    ("/v1/fleet", "get"): "listFleet",
     ("/v1/gate/{service}", "get"): "gate",
     ("/v1/gate/{service}/override", "get"): "getOverride",
     ("/v1/gate/{service}/override", "post"): "createOverride",
@@ -270,6 +297,9 @@ def _paths(services: list[str], slo_ids: list[str]) -> dict[str, dict]:
                     "content": {JSON: {"schema": _list_of("slos", "SloView")}}}})},
         "/v1/slos/{slo_id}": {"get": _get("one SLO's last evaluation", {
             "200": _answer("the SLO", "SloView"), **ERROR_404}, slo)},
+        "/v1/fleet": {"get": _get("one line per SLO, for the fleet list", {
+            "200": {"description": "the SLOs",
+                    "content": {JSON: {"schema": _list_of("slos", "FleetRow")}}}})},
         "/v1/slos/{slo_id}/burndown": {"get": _get("remaining budget hour by hour", {
             "200": _answer("points (none before the first evaluation)", "BurnDown"),
             **ERROR_404}, slo)},

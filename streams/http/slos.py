@@ -10,7 +10,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.core.slo_math import burn_down
+from streams.core.slo import SLO
+from streams.core.slo_math import burn_down, recent_burn_down
 from streams.core.timestamps import iso
 from streams.http.common import Resource, mount, unknown
 from streams.runtime.published import status_json
@@ -79,6 +80,46 @@ class BurnDown(Resource):
         return self.json({"slo": slo_id, "evaluated_at": iso(st.t), "points": points})
 
 
+SPARK_HOURS = 24
+
+
+def fleet_row(w: Wiring, slo: SLO) -> dict[str, Any]:
+    """One line of the fleet list: what an on-call engineer scans a fleet for."""
+    st = w.published.statuses.get(slo.id)
+    last = w.gate_state.get(f"{slo.service}|decision")  # as the gate timer last decided it
+    row = {
+        "id": slo.id,
+        "service": slo.service,
+        "sli_type": slo.sli_type,
+        "target": float(slo.target),
+        "window": slo.window_label,
+        "decision": last["decision"] if last else None,
+    }
+    if st is None or st.no_data:
+        return {**row, "no_data": True, "remaining": None, "burn_1h": None, "burn_6h": None,
+                "firing": [], "spark": []}  # fmt: skip
+    now = int(st.t // 3600) * 3600
+    by_hour = {h: bad for h, bad, _ in w.buckets.hours(slo.id, now - (SPARK_HOURS - 1) * 3600, now)}
+    bads = [by_hour.get(now - i * 3600, 0) for i in range(SPARK_HOURS - 1, -1, -1)]
+    return {
+        **row,
+        "no_data": False,
+        "remaining": st.budget.remaining,
+        "burn_1h": st.burn(3600) if 3600 in st.windows else None,
+        "burn_6h": st.burn(21600) if 21600 in st.windows else None,
+        "firing": [
+            {"rule": r.rule.name, "severity": r.rule.severity} for r in st.rules if r.state.firing
+        ],
+        "spark": recent_burn_down(bads, slo.target, st.slo_window.total, st.budget.remaining),
+    }
+
+
+class Fleet(Resource):
+    async def get(self, request: Any) -> Any:
+        """Every SLO in one answer: the page's list asks once, not per SLO."""
+        return self.json({"slos": [fleet_row(self.w, s) for s in self.w.cfg.slos]})
+
+
 class Page(Resource):
     async def get(self, request: Any) -> Any:
         return self.bytes(PAGE, content_type="text/html")
@@ -90,4 +131,6 @@ def register(w: Wiring, tokens: Mapping[str, str]) -> None:
     mount(w, tokens, "/v1/slos", Slos)
     mount(w, tokens, "/v1/slos/{slo_id}", SloById)
     mount(w, tokens, "/v1/slos/{slo_id}/burndown", BurnDown)
+    mount(w, tokens, "/v1/fleet", Fleet)
     mount(w, tokens, "/", Page)
+    mount(w, tokens, "/slo", Page)  # one SLO in detail: the same page, another view

@@ -228,12 +228,15 @@ class BucketStore:
         """(hour start, bad, total) of every stored hour starting in (lo - 1h, hi], oldest
         first: hour resolution, for charts (exact window sums come from ``range``)."""
         out = []
+        stored = self._index().get(slo_id) or set()  # a table miss costs a KeyError: see range
         for bstart in range(floor_to(lo, BLOCK_S), floor_to(hi, BLOCK_S) + 1, BLOCK_S):
-            block = self.blocks.get(block_key(slo_id, bstart))
-            if block is not None:
+            key = block_key(slo_id, bstart)
+            if key in stored:
+                block = self.blocks[key]
                 out.append((bstart, block["s"][0], block["s"][1]))
                 continue
-            day = self.blocks.get(day_key(slo_id, floor_to(bstart, DAY_S)))
+            dkey = day_key(slo_id, floor_to(bstart, DAY_S))
+            day = self.blocks[dkey] if dkey in stored else None
             if day is not None and day["k"] & hour_bit(bstart):
                 i = bstart % DAY_S // ROLLUP_S
                 out.append((bstart, *sum_pairs(day["r"], i, i + BLOCK_S // ROLLUP_S - 1)))

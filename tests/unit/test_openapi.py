@@ -11,7 +11,7 @@ from streams.http.openapi import OPERATION_IDS, document
 
 # Served, but described elsewhere: the page, OTLP/HTTP (the OpenTelemetry specification), and
 # the replay driver's private endpoints (replay workers only).
-ELSEWHERE = {"/", "/v1/traces", "/v1/replay/progress", "/v1/replay/evaluate"}
+ELSEWHERE = {"/", "/slo", "/v1/traces", "/v1/replay/progress", "/v1/replay/evaluate"}
 
 
 def mounted() -> set[str]:

@@ -186,3 +186,12 @@ def test_rule_needs_both_windows() -> None:
     assert st_.burn(3600) > 14.4
     assert st_.burn(300) == 0.0
     assert not st_.rules[0].condition
+
+
+def test_the_sparkline_walks_the_burn_down_back_from_the_exact_remaining() -> None:
+    from streams.core.slo_math import recent_burn_down
+
+    # 90 %: 100 requests in the window allow 10 bad; 5 bad in the second of three hours.
+    assert recent_burn_down([0, 5, 0], Fraction(9, 10), 100, 0.5) == [1.0, 1.0, 0.5, 0.5]
+    assert recent_burn_down([0, 0], Fraction(9, 10), 0, 1.0) == [1.0, 1.0, 1.0]
+    assert recent_burn_down([], Fraction(9, 10), 100, 0.25) == [0.25]
