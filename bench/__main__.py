@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.eval import bench_fleet, bench_memory, bench_tick
+from bench.fleet_page import bench_fleet_page
 from bench.otlp import bench_otlp
 from bench.page import bench_time_to_page
 from bench.pipeline import bench_guarantees, bench_pipeline
@@ -123,6 +124,11 @@ def bench_page_fleet(workdir: Path) -> dict[str, Any]:
     return bench_time_to_page(fleet=10_000)
 
 
+def bench_fleet_page_(workdir: Path) -> dict[str, Any]:
+    """The fleet list with 2,000 SLOs: /v1/fleet and time to a usable page (bench.fleet_page)."""
+    return bench_fleet_page()
+
+
 def bench_otlp_(workdir: Path) -> dict[str, Any]:
     """Spans/s of one sloburn otlp process against a bare protobuf decode (bench.otlp)."""
     return bench_otlp(workdir)
@@ -133,6 +139,7 @@ BENCHES = {
     "otlp": bench_otlp_,
     "page": bench_page,
     "page-fleet": bench_page_fleet,
+    "fleet-page": bench_fleet_page_,
     "guarantee": bench_guarantee,
     "evaluation": bench_evaluation,
     "memory": bench_memory_,

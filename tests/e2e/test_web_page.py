@@ -5,22 +5,19 @@ draws the burn-down chart. Saves screenshots under tests/artifacts/ (git-ignored
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from streams.local.browser import CHROMIUM, chromium
 from streams.local.demo import send_scenario
 from streams.local.embedded_broker import EmbeddedBroker
 from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CONFIG = """
 services:
@@ -36,35 +33,6 @@ services:
 settings:
   partitions: 4
 """
-
-
-def chromium(url: str, *args: str) -> str:
-    """Run headless Chromium on the page (JS runs within a virtual-time budget)."""
-    assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=10000",
-                "--window-size=1280,1000",
-                *args,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
 
 
 class Cards(HTMLParser):
