@@ -29,6 +29,13 @@ NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 TIME = {"type": "string", "format": "date-time"}
 RATIO = {"type": "number"}
 SEVERITY = {"enum": ["page", "ticket"]}
+IDENTITY = {  # streams.runtime.published.identity
+    "id": {"type": "string"},
+    "service": {"type": "string"},
+    "sli_type": {"type": "string"},
+    "target": RATIO,
+    "window": {"type": "string"},
+}
 
 
 def _obj(required: Mapping[str, Any], optional: Mapping[str, Any] | None = None) -> dict:
@@ -48,14 +55,7 @@ ANSWERS: dict[str, dict] = {
     "Error": _obj({"error": {"type": "string"}}, {"known": {"type": "array"}}),
     "Matchers": {"type": "object"},
     "SloView": _obj(
-        {
-            "id": {"type": "string"},
-            "service": {"type": "string"},
-            "sli_type": {"type": "string"},
-            "target": RATIO,
-            "window": {"type": "string"},
-            "no_data": {"type": "boolean"},
-        },
+        {**IDENTITY, "no_data": {"type": "boolean"}},
         {
             "evaluated_at": TIME,
             "budget": _obj(
@@ -84,11 +84,7 @@ ANSWERS: dict[str, dict] = {
     ),
     "FleetRow": _obj(
         {
-            "id": {"type": "string"},
-            "service": {"type": "string"},
-            "sli_type": {"type": "string"},
-            "target": RATIO,
-            "window": {"type": "string"},
+            **IDENTITY,
             "decision": {"type": ["string", "null"]},
             "no_data": {"type": "boolean"},
             "remaining": {"type": ["number", "null"]},

@@ -14,7 +14,7 @@ from streams.core.slo import SLO
 from streams.core.slo_math import burn_down, recent_burn_down
 from streams.core.timestamps import iso
 from streams.http.common import Resource, mount, unknown
-from streams.runtime.published import status_json
+from streams.runtime.published import identity, status_json
 from streams.runtime.wiring import Wiring
 
 PAGE = (resources.files("streams") / "web" / "index.html").read_bytes()
@@ -27,14 +27,7 @@ def slo_view(w: Wiring, slo_id: str) -> dict[str, Any]:
         return status_json(st)
     slo = w.cfg.slo(slo_id)
     assert slo is not None
-    return {
-        "id": slo.id,
-        "service": slo.service,
-        "sli_type": slo.sli_type,
-        "target": float(slo.target),
-        "window": slo.window_label,
-        "no_data": True,
-    }
+    return {**identity(slo), "no_data": True}
 
 
 class Metrics(Resource):
@@ -87,14 +80,7 @@ def fleet_row(w: Wiring, slo: SLO) -> dict[str, Any]:
     """One line of the fleet list: what an on-call engineer scans a fleet for."""
     st = w.published.statuses.get(slo.id)
     last = w.gate_state.get(f"{slo.service}|decision")  # as the gate timer last decided it
-    row = {
-        "id": slo.id,
-        "service": slo.service,
-        "sli_type": slo.sli_type,
-        "target": float(slo.target),
-        "window": slo.window_label,
-        "decision": last["decision"] if last else None,
-    }
+    row = {**identity(slo), "decision": last["decision"] if last else None}
     if st is None or st.no_data:
         return {**row, "no_data": True, "remaining": None, "burn_1h": None, "burn_6h": None,
                 "firing": [], "spark": []}  # fmt: skip

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.core.durations import window_label
+from streams.core.slo import SLO
 from streams.core.slo_math import SloStatus
 from streams.core.timestamps import iso
 
@@ -19,14 +20,21 @@ class Published:
     fresh: set[str] = field(default_factory=set)
 
 
+def identity(slo: SLO) -> dict[str, Any]:
+    """What every view of an SLO starts with, evaluated or not."""
+    return {
+        "id": slo.id,
+        "service": slo.service,
+        "sli_type": slo.sli_type,
+        "target": float(slo.target),
+        "window": slo.window_label,
+    }
+
+
 def status_json(st: SloStatus) -> dict[str, Any]:
     """One SLO's status as plain JSON-ready data."""
     return {
-        "id": st.slo.id,
-        "service": st.slo.service,
-        "sli_type": st.slo.sli_type,
-        "target": float(st.slo.target),
-        "window": st.slo.window_label,
+        **identity(st.slo),
         "evaluated_at": iso(st.t),
         "no_data": st.no_data,
         "budget": {
