@@ -56,6 +56,56 @@ def alert_event(st: SloStatus, rs: RuleStatus, state: str) -> AlertEvent:
     )
 
 
+Sums = Callable[[str, float, float, int, bool], Counts]
+
+
+def window_counts(
+    store: BucketStore,
+    exclusions: list[Exclusion],
+    slo: SLO,
+    t: float,
+    base_from: float,
+    sums: Sums | None = None,
+) -> tuple[Callable[[int], Counts], Counts, int]:
+    """Window counts at t: a function of the window (seconds), the SLO-window counts and
+    the SLO window's length (seconds). Windows starting at or after ``base_from`` (the oldest
+    base cell kept) use base cells; older and calendar windows use 15-minute roll-ups. Cells
+    an exclusion overlaps are left out. ``sums`` (name, lo, hi, res, slices) caches what the
+    live evaluator asks every tick; the store's own sums otherwise (history, at any t)."""
+    if sums is None:
+
+        def sums(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
+            return store.range(slo.id, lo, hi, res, slices)
+
+    start, length = slo.budget_window(t)
+    # Cells with start in (oldest window start, t]: the newest ends a roll-up after t.
+    reach = min(start, t - max(slo.windows_s)) - 1
+    spans = spans_for(exclusions, slo.service, slo.id, reach, t + ROLLUP_S)
+
+    def counts(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
+        c = sums(name, lo, hi, res, slices)
+        if spans:
+            c = c - excluded(store.range, slo.id, spans, lo, hi, res, slices)
+        return c
+
+    base = store.bucket_s
+    windows = {
+        w: counts(f"w{w}", t - w, t, base if t - w >= base_from else ROLLUP_S)
+        for w in slo.windows_s
+    }
+    if slo.calendar is not None:
+        # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
+        lo, res = start - 1, ROLLUP_S
+    else:
+        lo, res = start, base if start >= base_from else ROLLUP_S
+    if slo.timeslice_s is not None:
+        # Budget in slices: bad slices of the window over all the window's slices (a slice
+        # without traffic hurt no one: it counts as good).
+        bad_slices = counts("budget", lo, t, ROLLUP_S, slices=True).bad
+        return windows.__getitem__, Counts(bad_slices, length // slo.timeslice_s), length
+    return windows.__getitem__, counts("budget", lo, t, res), length
+
+
 class Evaluator:
     """Evaluates SLOs at event times over a bucket store, persisting states in ``states``."""
 
@@ -72,37 +122,9 @@ class Evaluator:
         self.exclusions: list[Exclusion] = []
 
     def counts(self, slo: SLO, t: float) -> tuple[Callable[[int], Counts], Counts, int]:
-        """Window counts at t: a function of the window (seconds), the SLO-window counts and
-        the SLO window's length (seconds). Rolling windows up to the SLO's base horizon use base
-        cells; longer and calendar windows use 15-minute roll-ups. Cells an exclusion overlaps
-        are left out."""
+        """Window counts at t (``window_counts``) through the evaluator's sliding sums."""
         sums = self.sums.evaluation(slo.id)
-        start, length = slo.budget_window(t)
-        # Cells with start in (oldest window start, t]: the newest ends a roll-up after t.
-        reach = min(start, t - max(slo.windows_s)) - 1
-        spans = spans_for(self.exclusions, slo.service, slo.id, reach, t + ROLLUP_S)
-
-        def counts(name: str, lo: float, hi: float, res: int, slices: bool = False) -> Counts:
-            c = sums(name, lo, hi, res, slices)
-            if spans:
-                c = c - excluded(self.store.range, slo.id, spans, lo, hi, res, slices)
-            return c
-
-        base, horizon = self.store.bucket_s, slo.base_horizon_s
-        windows = {
-            w: counts(f"w{w}", t - w, t, base if w <= horizon else ROLLUP_S) for w in slo.windows_s
-        }
-        if slo.calendar is not None:
-            # Cell starts are whole seconds: (start - 1, t] holds exactly those >= start.
-            lo, res = start - 1, ROLLUP_S
-        else:
-            lo, res = start, base if length <= horizon else ROLLUP_S
-        if slo.timeslice_s is not None:
-            # Budget in slices: bad slices of the window over all the window's slices (a slice
-            # without traffic hurt no one: it counts as good).
-            bad_slices = counts("budget", lo, t, ROLLUP_S, slices=True).bad
-            return windows.__getitem__, Counts(bad_slices, length // slo.timeslice_s), length
-        return windows.__getitem__, counts("budget", lo, t, res), length
+        return window_counts(self.store, self.exclusions, slo, t, t - slo.base_horizon_s, sums)
 
     def evaluate(self, slo: SLO, t: float) -> tuple[SloStatus, list[AlertEvent]]:
         """Evaluate ``slo`` at event time t (unix s); returns its status and alert transitions."""
