@@ -27,6 +27,7 @@ JSON = "application/json"
 
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 TIME = {"type": "string", "format": "date-time"}
+INT = {"type": "integer"}
 RATIO = {"type": "number"}
 SEVERITY = {"enum": ["page", "ticket"]}
 IDENTITY = {  # streams.runtime.published.identity
@@ -50,6 +51,15 @@ def _ref(name: str) -> dict[str, str]:
 def _list_of(key: str, item: str) -> dict:
     return _obj({key: {"type": "array", "items": _ref(item)}})
 
+
+def _array(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+HISTORY_POINT = _obj(
+    {"at": TIME, "bad": INT, "total": INT, "rate_per_s": {"type": "number"}},
+    {"error_ratio": {"type": ["number", "null"]}, "burn": {"type": "object"}},
+)
 
 ANSWERS: dict[str, dict] = {
     "Error": _obj({"error": {"type": "string"}}, {"known": {"type": "array"}}),
@@ -102,6 +112,12 @@ ANSWERS: dict[str, dict] = {
                 "description": "budget remaining before each of the last 24 hours and now",
             },
         }
+    ),
+    "History": _obj(
+        {"slo": {"type": "string"}, "to": NULLABLE_TIME, "points": _array(HISTORY_POINT)},
+        {k: {"type": "array"} for k in ("windows", "rules", "exclusions", "alerts", "gate")}
+        | {"from": TIME, "step_s": {"type": "number"}, "reaches_back_to": TIME}
+        | {"base_resolution_from": TIME},
     ),
     "BurnDown": _obj(
         {
@@ -226,6 +242,7 @@ OPERATION_IDS = {
     ("/v1/slos", "get"): "listSlos",
     ("/v1/slos/{slo_id}", "get"): "getSlo",
     ("/v1/slos/{slo_id}/burndown", "get"): "getBurnDown",
+    ("/v1/slos/{slo_id}/history", "get"): "getHistory",
     ("/v1/fleet", "get"): "listFleet",
     ("/v1/gate/{service}", "get"): "gate",
     ("/v1/gate/{service}/override", "get"): "getOverride",
@@ -299,6 +316,11 @@ def _paths(services: list[str], slo_ids: list[str]) -> dict[str, dict]:
         "/v1/slos/{slo_id}/burndown": {"get": _get("remaining budget hour by hour", {
             "200": _answer("points (none before the first evaluation)", "BurnDown"),
             **ERROR_404}, slo)},
+        "/v1/slos/{slo_id}/history": {"get": _get("charts over a range of the stored past", {
+            "200": _answer("points (none before the first evaluation)", "History"),
+            "400": _answer("range is not 1h .. the SLO's retention", "Error"), **ERROR_404},
+            [*slo, {"name": "range", "in": "query", "required": False,
+                    "schema": {"type": "string", "default": "1d", "examples": ["6h", "7d"]}}])},
         "/v1/gate/{service}": {"get": _get("may the service release now?", {
             "200": verdict, **ERROR_404,
             "400": _answer("critical is not true or false", "Error")}, [*service, critical])},

@@ -10,12 +10,15 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.core.slo import SLO
+from streams.core.durations import parse_duration_s, window_label
+from streams.core.slo import SLO, AlertRule
 from streams.core.slo_math import burn_down, recent_burn_down
 from streams.core.timestamps import iso
 from streams.http.common import Resource, mount, unknown
+from streams.runtime.journal import gate_history_key, timeline_key
 from streams.runtime.published import identity, status_json
 from streams.runtime.wiring import Wiring
+from streams.state.history import Point, history
 
 PAGE = (resources.files("streams") / "web" / "index.html").read_bytes()
 
@@ -73,6 +76,83 @@ class BurnDown(Resource):
         return self.json({"slo": slo_id, "evaluated_at": iso(st.t), "points": points})
 
 
+def rule_json(r: AlertRule) -> dict[str, Any]:
+    """A rule as the charts draw it: its threshold line on its windows' burn rates."""
+    return {
+        "name": r.name,
+        "severity": r.severity,
+        "kind": r.kind,
+        "burn": float(r.burn),
+        "long": window_label(r.long_window_s),
+        "short": window_label(r.short_window_s),
+    }
+
+
+def point_json(p: Point, step: float) -> dict[str, Any]:
+    """One time of the history: its step's counts, error ratio and rate, burn per window."""
+    return {
+        "at": iso(p.at),
+        "bad": p.bad,
+        "total": p.total,
+        "error_ratio": p.bad / p.total if p.total else None,
+        "rate_per_s": p.total / step,
+        "burn": {window_label(x): b for x, b in p.burn.items()},
+    }
+
+
+def history_json(w: Wiring, slo: SLO, t_end: float, range_s: int) -> dict[str, Any]:
+    """The detail page's charts over ``range_s`` up to the last evaluation: burn rate per
+    alert window with each rule's threshold, error ratio and request rate per step, the
+    exclusions to shade, the alert timeline and the service's gate history."""
+    points = history(w.buckets, w.evaluator.exclusions, slo, t_end, range_s)
+    lo = t_end - range_s
+    step = points[1].at - points[0].at if len(points) > 1 else range_s
+    gate = w.gate_state.get(gate_history_key(slo.service)) or []
+    return {
+        "slo": slo.id,
+        "from": iso(lo),
+        "to": iso(t_end),
+        "step_s": step,
+        "reaches_back_to": iso(t_end - slo.retention_s),
+        "base_resolution_from": iso(t_end - slo.base_horizon_s),
+        "windows": [window_label(x) for x in slo.windows_s],
+        "rules": [rule_json(r) for r in slo.alerts],
+        "points": [point_json(p, step) for p in points],
+        "exclusions": [
+            {"id": e.id, "kind": e.kind, "comment": e.comment, "from": iso(a), "to": iso(b)}
+            for e in w.evaluator.exclusions
+            if e.applies(slo.service, slo.id)
+            for a, b in e.spans(lo, t_end)
+        ],
+        "alerts": [
+            {**a, "at": iso(a["at"])}
+            for a in w.alert_states.get(timeline_key(slo.id)) or []
+            if a["at"] >= lo
+        ],
+        "gate": [{**g, "at": iso(g["at"])} for g in gate if g["at"] >= lo],
+    }
+
+
+class History(Resource):
+    async def get(self, request: Any, slo_id: str) -> Any:
+        """``?range=`` 1h .. the SLO's retention (default 1d); no points before the SLO's
+        first evaluation."""
+        slo = self.w.cfg.slo(slo_id)
+        if slo is None:
+            return unknown_slo(self, slo_id)
+        try:
+            range_s = parse_duration_s(request.query.get("range", "1d"))
+        except ValueError as e:
+            return self.json({"error": str(e)}, status=400)
+        if not 3600 <= range_s <= slo.retention_s:
+            limit = window_label(slo.retention_s)
+            return self.json({"error": f"range must be 1h .. {limit}"}, status=400)
+        st = self.w.published.statuses.get(slo_id)
+        if st is None:
+            return self.json({"slo": slo_id, "to": None, "points": []})
+        return self.json(history_json(self.w, slo, st.t, range_s))
+
+
 SPARK_HOURS = 24
 
 
@@ -117,6 +197,7 @@ def register(w: Wiring, tokens: Mapping[str, str]) -> None:
     mount(w, tokens, "/v1/slos", Slos)
     mount(w, tokens, "/v1/slos/{slo_id}", SloById)
     mount(w, tokens, "/v1/slos/{slo_id}/burndown", BurnDown)
+    mount(w, tokens, "/v1/slos/{slo_id}/history", History)
     mount(w, tokens, "/v1/fleet", Fleet)
     mount(w, tokens, "/", Page)
     mount(w, tokens, "/slo", Page)  # one SLO in detail: the same page, another view

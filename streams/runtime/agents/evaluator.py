@@ -28,15 +28,13 @@ YIELD_EVERY = 50  # evaluations between two hand-backs to the event loop (about 
 
 class EvaluationTick:
     """The evaluation timer's state: when Faust last rebalanced (recovery rewrites tables
-    without the sliding sums' change journal, so sums are recomputed after one), which
-    rebalance's table recovery completed last, which SLOs are due, and what made them all due
-    last (config, exclusions)."""
+    without the sliding sums' change journal, so sums are recomputed after one), which SLOs
+    are due, and what made them all due last (config, exclusions)."""
 
     def __init__(self, w: Wiring) -> None:
         self.w = w
         self.n = w.cfg.settings.partitions
         self.seen_rebalances = w.app.rebalancing_count
-        self.recovered = w.app.rebalancing_count
         self.due = Due(w.buckets.bucket_s)
         self.seen_inputs: tuple[int, int] = (0, 0)
         self.partition_of: dict[str, TP] = {}
@@ -104,24 +102,11 @@ class EvaluationTick:
         w.metrics.evaluation_seconds.set(time.perf_counter() - started)
         self.observe_lag()
 
-    async def on_recovered(self) -> None:
-        """Table recovery completed: the rebalance it served is settled, unless another one
-        began meanwhile (its own recovery will call again)."""
-        app = self.w.app
-        pending = app.tables.recovery.signal_recovery_start  # type: ignore[attr-defined]
-        if not (app.rebalancing or pending.is_set()):
-            self.recovered = app.rebalancing_count
-
     def unsettled(self) -> bool:
         """True while tables are incomplete (never evaluate half a state); makes every SLO
-        due again after what changes counts without a record.
-
-        Faust clears ``rebalancing`` before its recovery sets ``in_recovery``; a tick in that
-        gap saw empty tables as settled, and indexed them (a kill -9 test lost the hours
-        restored after it). So a rebalance counts as settled only once its recovery called
-        ``on_recovered``."""
+        due again after what changes counts without a record."""
         w = self.w
-        if w.app.rebalancing or w.app.in_recovery or self.recovered != w.app.rebalancing_count:
+        if w.app.rebalancing or w.app.in_recovery:
             return True
         if w.app.rebalancing_count != self.seen_rebalances:
             # Recovery rewrote table state without the change journal: recompute sums.
@@ -154,7 +139,6 @@ class EvaluationTick:
 def register(w: Wiring) -> None:
     """Attach the evaluation timer to the app."""
     state = EvaluationTick(w)
-    w.alert_states.on_recover(state.on_recovered)  # called after every table's recovery
 
     @w.app.timer(interval=w.cfg.settings.evaluation_interval_seconds, name="evaluate")
     async def evaluate() -> None:

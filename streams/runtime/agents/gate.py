@@ -17,11 +17,13 @@ from streams.core.release_gate import Override, Verdict, decide, rollback_episod
 from streams.core.schedule import Due
 from streams.ingest.dead_letters import Rejection, dlq_record, internal_error
 from streams.notify.delivery import deliver
-from streams.runtime import failpoints
+from streams.runtime import failpoints, journal
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
+
+GATE_HISTORY = ("decision", "override", "override_revoked")  # audit kinds the page shows
 
 
 def verdict(w: Wiring, service: str, now: float, critical: bool = False) -> Verdict:
@@ -44,6 +46,10 @@ async def audit(w: Wiring, record: dict[str, Any]) -> None:
     kind for records about no single service, such as a silence on a whole severity)."""
     key = record.get("service") or record["kind"]
     await w.decisions.send(key=str(key).encode(), value=orjson.dumps(record))
+    if record.get("service") and record["kind"] in GATE_HISTORY:
+        at = record.get("at", time.time())
+        journal.append(w.gate_state, journal.gate_history_key(record["service"]),
+                       {**record, "at": at})  # fmt: skip
 
 
 def rollback_body(ev: AlertEvent) -> dict[str, object]:

@@ -33,7 +33,7 @@ from streams.notify.pagerduty import pagerduty_event
 from streams.notify.ratelimit import CRITICAL, OTHER, RESOLVE, Limiter
 from streams.notify.routing import Target, targets
 from streams.notify.slack import slack_message
-from streams.runtime import failpoints
+from streams.runtime import failpoints, journal
 from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
 from streams.state.evaluation import alert_event
@@ -246,6 +246,10 @@ class Sink:
         failpoints.check("sink", event.value or b"")
         self.latest[ev.dedup_key] = ev.state
         now = time.time()
+        held = self.hold(ev, now) if ev.state == "firing" else None
+        entry = {"id": ev.id, "at": ev.ts, "rule": ev.rule, "severity": ev.severity}
+        journal.append(self.w.alert_states, journal.timeline_key(ev.slo),
+                       {**entry, "state": ev.state, "held": held})  # fmt: skip
         tasks = [
             self.chained(t.name, ev.dedup_key, self.handle(ev, t, now)) for t in self.targets(ev)
         ]
