@@ -100,6 +100,16 @@ def point_json(p: Point, step: float) -> dict[str, Any]:
     }
 
 
+RANGES = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400)  # the range picker's, up to retention
+
+
+def ranges(slo: SLO) -> list[str]:
+    """The ranges the page offers: the usual ones the SLO's history covers, and all of it."""
+    return [window_label(r) for r in RANGES if r < slo.retention_s] + [
+        window_label(slo.retention_s)
+    ]
+
+
 def history_json(w: Wiring, slo: SLO, t_end: float, range_s: int) -> dict[str, Any]:
     """The detail page's charts over ``range_s`` up to the last evaluation: burn rate per
     alert window with each rule's threshold, error ratio and request rate per step, the
@@ -115,6 +125,7 @@ def history_json(w: Wiring, slo: SLO, t_end: float, range_s: int) -> dict[str, A
         "step_s": step,
         "reaches_back_to": iso(t_end - slo.retention_s),
         "base_resolution_from": iso(t_end - slo.base_horizon_s),
+        "ranges": ranges(slo),
         "windows": [window_label(x) for x in slo.windows_s],
         "rules": [rule_json(r) for r in slo.alerts],
         "points": [point_json(p, step) for p in points],

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+import orjson
 import pytest
 
 from streams.local.browser import CHROMIUM, chromium
@@ -18,6 +22,7 @@ from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
 
+TOKEN = "tok-page-7c1d"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CONFIG = """
 services:
@@ -78,6 +83,75 @@ class Rows(HTMLParser):
             self.rows[-1] = (slo, cells, a["href"] or "")
 
 
+class Detail(HTMLParser):
+    """The detail page's history: range links, each chart's lines (values as drawn), its
+    threshold lines, alert marks and hatched exclusions, and each table's row count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranges: list[str] = []
+        self.current: str | None = None
+        self.chart: str | None = None
+        self.series: dict[str, dict[str, list[float | None]]] = {}
+        self.thresholds: dict[str, list[float]] = {}
+        self.marks: dict[str, int] = {}
+        self.excluded: dict[str, int] = {}
+        self.table: str | None = None
+        self.table_rows: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "a" and "data-range" in a:
+            self.ranges.append(a["data-range"])
+            if "aria-current" in a:
+                self.current = a["data-range"]
+        elif tag == "svg" and "data-testid" in a:
+            self.chart = a["data-testid"]
+        elif self.chart and tag == "path" and "data-series" in a:
+            values = orjson.loads(a["data-values"])
+            self.series.setdefault(self.chart, {})[a["data-series"]] = values
+        elif self.chart and tag == "line" and "data-threshold" in a:
+            self.thresholds.setdefault(self.chart, []).append(float(a["data-threshold"]))
+        elif self.chart and tag == "text" and "data-alert" in a:
+            self.marks[self.chart] = self.marks.get(self.chart, 0) + 1
+        elif self.chart and tag == "rect" and "data-excluded" in a:
+            self.excluded[self.chart] = self.excluded.get(self.chart, 0) + 1
+        elif tag == "table" and "data-testid" in a:
+            self.table = a["data-testid"]
+            self.table_rows[self.table] = -1  # the header row
+        elif tag == "tr" and self.table:
+            self.table_rows[self.table] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self.chart = None
+        elif tag == "table":
+            self.table = None
+
+
+def drawn(h: dict[str, Any]) -> dict[str, dict[str, list[float | None]]]:
+    """The lines the detail page must draw from a /history answer."""
+    pts = h["points"]
+    return {
+        "burn": {w: [p["burn"][w] for p in pts] for w in h["windows"]},
+        "errors": {"error ratio": [p["error_ratio"] for p in pts]},
+        "rate": {"req/s": [p["rate_per_s"] for p in pts]},
+    }
+
+
+def detail(w: Worker, slo: str, range_: str) -> tuple[Detail, dict[str, Any]]:
+    """The detail page at a range, and the /history answer it drew (the evaluation may move
+    on while Chromium runs: the answer before or the one after)."""
+    api = f"/v1/slos/{slo}/history?range={range_}"
+    before = w.get(api)
+    page = Detail()
+    page.feed(chromium(f"{w.web}/slo?id={quote(slo)}&range={range_}", "--dump-dom"))
+    after = w.get(api)
+    shown = {k: v for k, v in page.series.items() if k != "burndown"}
+    assert shown in (drawn(before), drawn(after)), "the charts do not draw /history's numbers"
+    return page, before if shown == drawn(before) else after
+
+
 def rows(url: str) -> list[tuple[str, list[str], str]]:
     parser = Rows()
     parser.feed(chromium(url, "--dump-dom"))
@@ -88,7 +162,7 @@ def rows(url: str) -> list[tuple[str, list[str], str]]:
 def test_the_fleet_list_sorts_filters_and_links_to_a_detail_with_the_api_numbers(
     broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
 ) -> None:
-    w = worker(CONFIG)
+    w = worker(CONFIG, SLOBURN_API_TOKENS=f"oncall:{TOKEN}")
     sc = checkout_outage(2 * 86400, 10 * 60, 120, 120)
     asyncio.run(send_scenario(broker.bootstrap, sc, pace_s=0.02))
     seen: list[tuple[int, int]] = []
@@ -131,9 +205,45 @@ def test_the_fleet_list_sorts_filters_and_links_to_a_detail_with_the_api_numbers
     assert int(shown["chart_points"]) >= 48  # two days of hourly burn-down points
     assert shown["decision"] == w.get("/v1/gate/checkout-api")["decision"].replace("_", " ")
 
+    # The detail's history: the range picker, charts drawn with /history's numbers, the
+    # rules' thresholds, the page that fired and resolved, the gate's changes.
+    slo = "checkout-api:success_rate"
+
+    def timeline() -> list[dict[str, Any]]:
+        return list(w.get(f"/v1/slos/{slo}/history?range=6h")["alerts"])
+
+    wait_for(lambda: any(a["state"] == "firing" for a in timeline()), 30, "the page's record")
+    page, h = detail(w, slo, "6h")
+    assert page.ranges == ["1h", "6h", "1d", "3d", "7d", "30d"] and page.current == "6h"
+    assert h["step_s"] == 180 and len(h["points"]) == 121
+    rules = w.get(f"/v1/slos/{slo}")["alerts"]
+    assert sorted(page.thresholds["burn"]) == sorted(r["threshold"] for r in rules)
+    fired = [a for a in h["alerts"] if a["state"] == "firing" and a["severity"] == "page"]
+    assert fired and all(a["held"] is None for a in fired)
+    assert page.marks["burn"] == len(h["alerts"]) == page.table_rows["alerts"]
+    assert h["gate"] and page.table_rows["gate"] == len(h["gate"])
+    assert h["gate"][-1]["to"] == w.get("/v1/gate/checkout-api")["decision"]
+    short, _ = detail(w, slo, "1h")
+    assert short.current == "1h"
+
+    # A maintenance hour three hours back: hatched on every chart, its steps left out.
+    start = sc.end - 3 * 3600 - 3600 % 180
+    body = {"kind": "maintenance", "matchers": {"slo": slo}, "starts_at": start,
+            "ends_at": start + 3600, "comment": "db failover drill"}  # fmt: skip
+    assert w.post("/v1/exclusions", body, TOKEN)[0] == 201
+    wait_for(lambda: w.get(f"/v1/slos/{slo}/history?range=6h")["exclusions"], 30, "exclusion")
+    page, h = detail(w, slo, "6h")
+    assert all(page.excluded.get(c) == 1 for c in ("burndown", "burn", "errors", "rate"))
+    (x,) = h["exclusions"]
+    lo, hi = datetime.fromisoformat(x["from"]), datetime.fromisoformat(x["to"])
+    inside = [p for p in h["points"] if lo < datetime.fromisoformat(p["at"]) <= hi]
+    assert len(inside) >= 18 and all(p["total"] == 0 for p in inside[1:])
+    assert page.table_rows["exclusions"] == 1
+
     ARTIFACTS.mkdir(exist_ok=True)
-    for name, path in (("page.png", "/"), ("slo.png", link)):
+    for name, path, size in (("page.png", "/", "1280,1000"),
+                             ("slo.png", link + "&range=6h", "1280,2350")):  # fmt: skip
         shot = ARTIFACTS / name
         shot.unlink(missing_ok=True)
-        chromium(w.web + path, f"--screenshot={shot}")
+        chromium(w.web + path, f"--screenshot={shot}", f"--window-size={size}")
         assert shot.stat().st_size > 10_000
