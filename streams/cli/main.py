@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from streams.cli import completion, configs, history, override, remote, running, status
+from streams.cli import completion, configs, history, override, remote, report, running, status
 from streams.cli.common import Parser
 from streams.runtime.log_format import JsonFormatter
 
@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     configs.add_parsers(sub)
     running.add_parsers(sub)
     history.add_parsers(sub)
+    report.add_parser(sub)
     remote.add_gate_parser(sub)
     remote.add_parser(sub)
     remote.add_exclude_parser(sub)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from streams.config.model import Config
+from streams.core.slo_math import SloStatus
 from streams.ingest.aggregate import Aggregate
 from streams.ingest.dead_letters import Rejection
 from streams.ingest.outcomes import classify, split_message
@@ -57,6 +58,7 @@ class InProcess:
         self.offset = 0
         self.seen: set[str] = set()
         self.reasons: Counter[str] = Counter()
+        self.statuses: dict[str, SloStatus] = {}  # each SLO's latest, for the release gate
 
     def add(self, obj: Any, raw: bytes | None) -> None:
         self.offset += 1  # each outcome is its own source "message" here
@@ -78,6 +80,7 @@ class InProcess:
         for slo in self.cfg.slos:
             if slo.id in self.seen:
                 st, events = self.evaluator.evaluate(slo, t)
+                self.statuses[slo.id] = st
                 out.append(evaluation_rows(st, events))
         return out
 
