@@ -25,6 +25,10 @@ from streams.core.review import (
 from streams.core.slo import SLO
 
 
+def _minute(iso_time: str) -> str:
+    return iso_time[:16].replace("T", " ") + " UTC"
+
+
 def from_worker(args: argparse.Namespace, slos: list[SLO]) -> list[SloReview]:
     """Each SLO's review from the worker's /history over ``--range`` (default: all of it)."""
     out = []
@@ -53,13 +57,14 @@ def review_of(slo: SLO, h: dict[str, Any]) -> SloReview:
         slo, lo, hi, periods, episodes(alerts), time_in_decisions(decisions, lo, hi, before)
     )
     review.overrides = [
-        f"{g['at'][:16]} {g['kind'].replace('_', ' ')} by {g.get('who', '?')}: "
+        f"{_minute(g['at'])} {g['kind'].replace('_', ' ')} by {g.get('who', '?')}: "
         f"{g.get('why') or ''}".rstrip(": ")
         for g in h["gate"]
         if g["kind"] != "decision"
     ]
     review.exclusions = [
-        f'{x["kind"]} "{x["comment"]}" {x["from"][:16]} to {x["to"][:16]}' for x in h["exclusions"]
+        f'{x["kind"]} "{x["comment"]}" {_minute(x["from"])} to {_minute(x["to"])}'
+        for x in h["exclusions"]
     ]
     return review
 

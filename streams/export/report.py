@@ -26,8 +26,13 @@ def _pct(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v * 100:.{digits}f} %"
 
 
-def _hours(s: float) -> str:
-    return f"{s / 3600:.1f} h"
+def _span(seconds: float) -> str:
+    s = round(seconds)
+    if s >= 86400:
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s"
 
 
 def verdict_text(flag: str | None) -> str:
@@ -83,7 +88,7 @@ def sections(r: SloReview) -> list[tuple[str, Table]]:
     ]
     span = sum(r.decision_s.values())
     gate = [
-        [d.replace("_", " "), _hours(s), _pct(s / span, 1)]
+        [d.replace("_", " "), _span(s), _pct(s / span, 1)]
         for d, s in sorted(r.decision_s.items(), key=lambda x: -x[1])
     ]
     return [
@@ -95,7 +100,10 @@ def sections(r: SloReview) -> list[tuple[str, Table]]:
             "Incidents (first alert to last resolve)",
             (["first alert", "resolved", "first rule", "pages", "tickets"], incidents),
         ),
-        ("Release gate: time in each decision", (["decision", "time", "share"], gate)),
+        (
+            "Release gate (the service's): time in each decision",
+            (["decision", "time", "share"], gate),
+        ),
         ("Overrides", (["override"], [[o] for o in r.overrides])),
         ("Exclusions", (["exclusion"], [[e] for e in r.exclusions])),
     ]

@@ -18,6 +18,7 @@ import pytest
 from streams.local.browser import CHROMIUM, chromium
 from streams.local.demo import send_scenario
 from streams.local.embedded_broker import EmbeddedBroker
+from tests.conftest import sloburn
 from tests.e2e.conftest import Received, Worker, checkout_outage, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers("embedded", "kafka")]
@@ -160,7 +161,7 @@ def rows(url: str) -> list[tuple[str, list[str], str]]:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/test installs it)")
 def test_the_fleet_list_sorts_filters_and_links_to_a_detail_with_the_api_numbers(
-    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker]
+    broker: EmbeddedBroker, receivers: Received, worker: Callable[..., Worker], tmp_path: Path
 ) -> None:
     w = worker(CONFIG, SLOBURN_API_TOKENS=f"oncall:{TOKEN}")
     sc = checkout_outage(2 * 86400, 10 * 60, 120, 120)
@@ -239,6 +240,19 @@ def test_the_fleet_list_sorts_filters_and_links_to_a_detail_with_the_api_numbers
     inside = [p for p in h["points"] if lo < datetime.fromisoformat(p["at"]) <= hi]
     assert len(inside) >= 18 and all(p["total"] == 0 for p in inside[1:])
     assert page.table_rows["exclusions"] == 1
+
+    # The review report from the worker's API: the page's incident, the gate, the exclusion.
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    out = tmp_path / "report"
+    args = ("report", "--url", w.web, "--config", str(tmp_path / "c.yaml"), "--range", "6h")
+    proc = sloburn(*args, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report.md").read_text()
+    first = min(a["at"] for a in fired)
+    assert f"| {first[:16].replace('T', ' ')} UTC |" in md
+    assert 'maintenance "db failover drill"' in md
+    assert "| rollback |" in md or "| block |" in md or "| signoff |" in md
+    assert "data-slo='checkout-api:success_rate'" in (out / "report.html").read_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
     for name, path, size in (("page.png", "/", "1280,1000"),
