@@ -1,7 +1,8 @@
 """The fleet list with 2,000 SLOs (a tenth with an hour of traffic): how long ``GET /v1/fleet``
-takes, and the time to a usable page in headless Chromium, taken as the browser's wall time on
-the list minus its wall time on an empty page (both median of three; each run starts a fresh
-browser, so startup cancels out)."""
+takes, and the time to a usable page in headless Chromium: from navigation start until the
+list is drawn, by the page's own clock (``performance.now()``, read over DevTools; five fresh
+browsers). The older measure, the browser's wall time on the list minus its wall time on an
+empty page, is kept beside it: it varied by 0.7 s between runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.kafka import topics
-from streams.local.browser import chromium
+from streams.local.browser import chromium, ready_ms
 from streams.local.demo import start_worker, stop_process, wait_healthy
 from streams.local.embedded_broker import EmbeddedBroker, free_port
 from streams.local.traffic import fleet_config
@@ -85,6 +86,7 @@ def bench_fleet_page(n: int = 2000) -> dict[str, Any]:
             api = [_fleet(web) for _ in range(5)]
             page = _browser_s(web + "/")
             blank = _browser_s("data:text/html,<p>blank</p>")
+            usable = [ready_ms(web + "/") for _ in range(5)]
         finally:
             stop_process(proc)
             broker.stop()
@@ -93,7 +95,9 @@ def bench_fleet_page(n: int = 2000) -> dict[str, Any]:
         "live_slos": len(live),
         "fleet_api_s_p50": round(statistics.median(a for a, _, _ in api), 3),
         "fleet_api_kib": round(api[0][2] / 1024),
-        "page_usable_s": round(page - blank, 2),
+        "page_usable_s_p50": round(statistics.median(usable) / 1000, 3),
+        "page_usable_s_each": [round(u / 1000, 3) for u in usable],
+        "page_wall_minus_blank_s": round(page - blank, 2),
         "browser_blank_s": round(blank, 2),
         "target_page_s": "<= 1",
     }
