@@ -5,31 +5,23 @@ counts equal brute-force sums of the events with excluded cells left out."""
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 import pytest
 
 from streams.core.exclusions import Exclusion
-from streams.core.slo import SLO, workbook_rules
 from streams.state.blocks import ROLLUP_S, floor_to
 from streams.state.buckets import BucketStore
 from streams.state.evaluation import Evaluator
 from streams.state.history import POINTS_MAX, history, step_for
 from streams.state.sli_record import SliRecord
+from tests.unit.test_slo_math import slo_999
 
 T_END = 1_800_000_000.0
-SLO_ = SLO(
-    id="svc:success_rate",
-    service="svc",
-    sli_type="success_rate",
-    target=Fraction("0.999"),
-    window_days=30,
-    alerts=workbook_rules(),
-)
+SLO_ = slo_999()
 MAINTENANCE = Exclusion(
     id="m1",
     kind="maintenance",
-    matchers={"service": "svc"},
+    matchers={"service": "checkout-api"},
     starts_at=T_END - 5 * 3600 - 1234,
     ends_at=T_END - 4 * 3600,
     created_by="ops",

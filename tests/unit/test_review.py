@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import orjson
@@ -22,12 +21,12 @@ from streams.core.review import (
     recommend,
     time_in_decisions,
 )
-from streams.core.slo import SLO, workbook_rules
 from streams.core.timestamps import iso
 from streams.export.report import html_report, markdown
 from streams.replay.engine import replay_incidents
 from streams.replay.review import replay_review
 from tests.conftest import sloburn
+from tests.unit.test_slo_math import slo_999
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "outages.jsonl"
@@ -128,14 +127,7 @@ def test_counts_per_period_add_up_to_the_file(year_reviews: dict, tmp_path: Path
         assert 0 <= sent[r.slo.service][0] - whole.bad <= 100
 
 
-SLO_ = SLO(
-    id="s:success_rate",
-    service="s",
-    sli_type="success_rate",
-    target=Fraction("0.999"),
-    window_days=30,
-    alerts=workbook_rules(),
-)
+SLO_ = slo_999()
 
 
 def test_episodes_open_on_the_first_firing_and_close_when_every_rule_resolved() -> None:
