@@ -8,10 +8,15 @@ clock time. Each SLO crosses its cells at its own phase (a hash of its id), so a
 spreads over the cell instead of all being due in the tick after a boundary. The cost of
 skipping: what only time changes (a window's edge passing old errors, a resolve hold
 running out) is seen up to one cell late.
+
+An SLO may also be held quiet until a clock time (streams.state.quiet: when its answer can
+next change with no record): until then a due cell repeats the last answer at the new time
+instead of evaluating.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 
 
@@ -22,11 +27,24 @@ class Due:
         self.cell_s = cell_s
         self._evaluated_in: dict[str, int] = {}
         self._phase: dict[str, int] = {}
+        self._quiet_until: dict[str, float] = {}
 
     def forget(self) -> None:
-        """Make every SLO due (after what changes counts without a record: a rebalance, a
-        config reload, an exclusion)."""
+        """Make every SLO due and none quiet (after what changes counts without a record: a
+        rebalance, a config reload, an exclusion)."""
         self._evaluated_in.clear()
+        self._quiet_until.clear()
+
+    def hold(self, slo_id: str, until: float) -> None:
+        """The SLO's answer cannot change before clock time ``until`` without a record."""
+        self._quiet_until[slo_id] = until
+
+    def quiet(self, slo_id: str, t: float, changed: bool) -> bool:
+        """Whether the last answer still holds at ``t`` (nothing landed, nothing moved)."""
+        if changed:
+            self._quiet_until.pop(slo_id, None)
+            return False
+        return t < self._quiet_until.get(slo_id, -math.inf)
 
     def due(self, slo_id: str, t: float, changed: bool) -> bool:
         """Whether the SLO must be evaluated at clock time ``t``; ``changed``: a record landed

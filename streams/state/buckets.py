@@ -11,6 +11,7 @@ a window.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, MutableMapping
 from fractions import Fraction
 
@@ -241,6 +242,33 @@ class BucketStore:
                 i = bstart % DAY_S // ROLLUP_S
                 out.append((bstart, *sum_pairs(day["r"], i, i + BLOCK_S // ROLLUP_S - 1)))
         return out
+
+    def first_cell(self, slo_id: str, lo: float, hi: float, res: int) -> int | None:
+        """Start of the first cell with events whose start lies in (lo, hi], at ``res`` (base
+        cells where kept; where an hour was compacted, its roll-up cell: never later than the
+        base cell it holds), or None."""
+        best: int | None = None
+        for key in self.keys_of(slo_id):
+            field = key.rsplit("|", 1)[1]
+            day = field.startswith("d")
+            bstart = int(field[1:]) if day else int(field)
+            if bstart + (DAY_S if day else BLOCK_S) <= lo or bstart > hi:
+                continue
+            if best is not None and bstart >= best:
+                continue
+            block = self.blocks[key]
+            if not day and not block["s"][1]:
+                continue  # an hour without events
+            base = res == self.bucket_s and "c" in block
+            cells, step = (block["c"], self.bucket_s) if base else (block["r"], ROLLUP_S)
+            i = max(0, math.floor((lo - bstart) / step) + 1)
+            last = min(len(cells) // 2 - 1, math.floor((hi - bstart) / step))
+            while i <= last and (best is None or bstart + i * step < best):
+                if cells[2 * i + 1]:
+                    best = bstart + i * step
+                    break
+                i += 1
+        return best
 
     def keys_of(self, slo_id: str) -> list[str]:
         """Every stored block key of an SLO."""

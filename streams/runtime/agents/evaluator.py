@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from faust.types import TP
 
@@ -20,6 +21,7 @@ from streams.core.schedule import Due
 from streams.core.slo import SLO
 from streams.kafka import topics
 from streams.runtime.wiring import Wiring
+from streams.state.quiet import next_change
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ class EvaluationTick:
         w.published.statuses[slo.id] = st
         w.published.fresh.add(slo.service)
         w.metrics.observe_status(st)
+        base_from = t - slo.base_horizon_s
+        ahead = w.cfg.settings.max_future_seconds  # how far ahead of the clock an event may be
+        self.due.hold(slo.id, next_change(w.buckets, st, base_from, ahead))
 
     async def tick(self) -> None:
         """Evaluate every due SLO this worker owns; forget the ones that moved away. Stops
@@ -88,10 +93,18 @@ class EvaluationTick:
                     w.clocks.pop(slo.id, None)
                 continue
             clock = self.clock_of(slo, now)
-            if clock is None or not self.due.due(slo.id, clock.at(now), w.buckets.changed(slo.id)):
+            if clock is None:
+                continue
+            t, changed = clock.at(now), w.buckets.changed(slo.id)
+            if not self.due.due(slo.id, t, changed):
+                continue
+            last = w.published.statuses.get(slo.id)
+            if last is not None and self.due.quiet(slo.id, t, changed):
+                w.published.statuses[slo.id] = replace(last, t=t)  # the same answer, now
+                w.published.fresh.add(slo.service)
                 continue
             try:
-                await self.evaluate_one(slo, clock.at(now))
+                await self.evaluate_one(slo, t)
             except Exception:  # a raising timer stops the worker; one bad SLO must not
                 log.exception("evaluation of %s failed; other SLOs go on", slo.id)
             evaluated += 1
