@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -59,3 +60,19 @@ def contained(
         return run
 
     return wrap
+
+
+def restart_in_place(why: str) -> NoReturn:
+    """Start the worker afresh in this same process (same PID, same arguments): for when
+    what Faust holds can no longer be trusted to move on by itself. Recovery is exact, so a
+    restart costs time, never counts.
+
+    A broker that came back empty (the embedded broker after a restart) has no changelogs, no
+    committed offsets and no group left, while Faust still holds positions, generations and
+    recovery offsets of the one that is gone; measured, its table recovery can then wait
+    forever. Starting clean against the new broker is the one state both sides agree on. The
+    counts this worker held lived only in the lost broker's changelogs anyway.
+    """
+    log.warning("restarting the worker in place (pid %d): %s", os.getpid(), why)
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, "-m", "streams.cli", *sys.argv[1:]])

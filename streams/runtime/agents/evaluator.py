@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from typing import Any
 
 from faust.types import TP
 
@@ -20,12 +21,47 @@ from streams.core.clocks import SloClock
 from streams.core.schedule import Due
 from streams.core.slo import SLO
 from streams.kafka import topics
+from streams.runtime.containment import restart_in_place
 from streams.runtime.wiring import Wiring
 from streams.state.quiet import next_change
 
 log = logging.getLogger(__name__)
 
 YIELD_EVERY = 50  # evaluations between two hand-backs to the event loop (about 5 ms of CPU)
+
+
+STUCK_S = 120.0  # unsettled this long without recovery progress: Faust will not move on
+
+
+def recovery_progress(app: Any) -> int:
+    """Changelog offsets table recovery has applied so far (grows while it works)."""
+    recovery = getattr(app.tables, "recovery", None)
+    if recovery is None:
+        return 0
+    applied = (getattr(recovery, "active_offsets", {}), getattr(recovery, "standby_offsets", {}))
+    return sum(v or 0 for offsets in applied for v in offsets.values())
+
+
+class Stuck:
+    """How long the tables have been unsettled with no recovery progress. A rebalance with a
+    dead member ends within the session timeout (10 s), and a long recovery shows progress;
+    two minutes of neither is a Faust state that will not end by itself (faust-streaming's
+    tracker has several hangs of rebalance and recovery), and meanwhile nothing is evaluated
+    and nothing pages. Restarting is exact."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.since: float | None = None
+        self.progress = -1
+
+    def observe(self, now: float, progress: int) -> None:
+        if self.since is None or progress != self.progress:
+            self.since, self.progress = now, progress
+        elif now - self.since > self.limit_s:
+            restart_in_place(f"tables unsettled for {now - self.since:.0f} s without progress")
+
+    def clear(self) -> None:
+        self.since = None
 
 
 class EvaluationTick:
@@ -40,6 +76,7 @@ class EvaluationTick:
         self.due = Due(w.buckets.bucket_s)
         self.seen_inputs: tuple[int, int] = (0, 0)
         self.partition_of: dict[str, TP] = {}
+        self.stuck = Stuck(STUCK_S)
 
     def owned(self, slo: SLO, actives: object) -> bool:
         tp = self.partition_of.get(slo.id)
@@ -120,7 +157,9 @@ class EvaluationTick:
         due again after what changes counts without a record."""
         w = self.w
         if w.app.rebalancing or w.app.in_recovery:
+            self.stuck.observe(time.monotonic(), recovery_progress(w.app))
             return True
+        self.stuck.clear()
         if w.app.rebalancing_count != self.seen_rebalances:
             # Recovery rewrote table state without the change journal: recompute sums.
             self.seen_rebalances = w.app.rebalancing_count

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
+from streams.runtime.containment import restart_in_place
 from streams.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
-
-
-def restart_in_place() -> NoReturn:
-    """Start the worker afresh in this same process (same PID, same arguments).
-
-    A broker that came back empty (the embedded broker after a restart) has no changelogs, no
-    committed offsets and no group left, while Faust still holds positions, generations and
-    recovery offsets of the one that is gone; measured, its table recovery can then wait
-    forever. Starting clean against the new broker is the one state both sides agree on. The
-    counts this worker held lived only in the lost broker's changelogs anyway.
-    """
-    log.warning("restarting the worker in place (pid %d) against the new broker", os.getpid())
-    logging.shutdown()
-    os.execv(sys.executable, [sys.executable, "-m", "streams.cli", *sys.argv[1:]])
 
 
 class Watchdog:
@@ -48,7 +33,7 @@ class Watchdog:
             m.broker_outages.inc(bw.outages - self.seen_outages)
             self.seen_outages = bw.outages
         if bw.replaced:
-            restart_in_place()
+            restart_in_place("the broker is a new incarnation")
 
 
 def register(w: Wiring) -> None:
