@@ -27,6 +27,11 @@ def _parse(spec: str) -> dict[str, bytes]:
 _POINTS = _parse(os.environ.get("SLOBURN_FAILPOINTS", ""))
 
 
+def armed(agent: str) -> bool:
+    """Whether ``agent`` has a failpoint (a hot path skips building what ``check`` reads)."""
+    return agent in _POINTS
+
+
 def check(agent: str, raw: bytes) -> None:
     """Raise InjectedFault when ``agent`` has a failpoint whose mark ``raw`` contains."""
     mark = _POINTS.get(agent)
