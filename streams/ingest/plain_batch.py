@@ -106,16 +106,18 @@ def count_plain(
     if min(stamps) < max([newest, *marks]) - settings.allowed_lateness_seconds:
         # Perhaps late: only the running watermark, outcome by outcome, can tell.
         return _count_each(outcomes, cfg, now, watermarks, offset, _fold_plain)
-    ends = _newest_per_service(services, stamps)
+    ends = _newest_per_service(services, stamps, newest)
     into = _count_groups(outcomes, services, stamps, slos, ends, cfg, offset)
     into.accepted.update(Counter(services))
     moved = {s: ts for s, ts in ends.items() if s not in watermarks or ts > watermarks[s]}
     return into, moved
 
 
-def _newest_per_service(services: list[str], stamps: list[float]) -> dict[str, float]:
+def _newest_per_service(
+    services: list[str], stamps: list[float], newest: float
+) -> dict[str, float]:
     if services.count(services[0]) == len(services):
-        return {services[0]: max(stamps)}
+        return {services[0]: newest}
     ends: dict[str, float] = {}
     for service, ts in zip(services, stamps, strict=True):
         if ts > ends.get(service, 0.0):
@@ -148,14 +150,17 @@ def _count_groups(
         *(map(limit.__ge__, latencies) for limit in limits),
     ]
     keys = list(zip(*columns, strict=False))  # repeat(None) has no end
-    groups = Counter(keys)
+    of_each: dict[str, list[tuple[Group, int]]] = {}
+    for key, n in Counter(keys).items():  # split once: SLOs x groups per message was quadratic
+        of_each.setdefault(key[0], []).append((key, n))
     places = {limit: _LIMITS_AT + i for i, limit in enumerate(limits)}
     into = Aggregate()
     for service, of_service in slos.items():
         for slo in of_service:
             place = None if slo.latency_threshold_ms is None else places[slo.latency_threshold_ms]
             journeys = cfg.journeys_of(slo.id)
-            counted = _count_slo(slo, service, groups, place, bucket_s, offset, into, journeys)
+            groups = of_each[service]
+            counted = _count_slo(slo, groups, place, bucket_s, offset, into, journeys)
             newest = ends[service] if counted is None else _newest(keys, stamps, counted)
             for slo_id in (slo.id, *(j for j, _ in journeys)) if newest else ():
                 if newest > into.newest.get(slo_id, 0.0):
@@ -165,21 +170,18 @@ def _count_groups(
 
 def _count_slo(
     slo: SLO,
-    service: str,
-    groups: Mapping[Group, int],
+    groups: list[tuple[Group, int]],
     place: int | None,
     bucket_s: int,
     offset: int,
     into: Aggregate,
     journeys: tuple[tuple[str, int], ...],
 ) -> set[Group] | None:
-    """Fold the groups of ``service`` into ``slo`` and its journeys; the groups it counted
-    when it left some out (not its operation, latency unknown), else None."""
+    """Fold the groups (of the SLO's service) into ``slo`` and its journeys; the groups it
+    counted when it left some out (not its operation, latency unknown), else None."""
     counted: set[Group] = set()
     skipped = 0
-    for key, n in groups.items():
-        if key[0] != service:
-            continue
+    for key, n in groups:
         fast = None if place is None or key[place] is NotImplemented else key[place]
         good = verdict(slo, key[4], key[1], key[2], fast)
         if good is None:
