@@ -16,8 +16,7 @@ from streams.runtime.agents.gate import audit, record_decision, verdict
 from streams.runtime.wiring import Wiring
 
 MAX_OVERRIDE_S = 7 * 86400
-CRITICAL = {
-    "": False,
+CRITICAL = {  # exactly the OpenAPI document's enum: anything else is a 400
     "false": False,
     "0": False,
     "no": False,
@@ -97,7 +96,8 @@ class Gate(Resource):
     async def get(self, request: Any, service: str) -> Any:
         if service not in self.w.cfg.services:
             return unknown_service(self, service)
-        critical = CRITICAL.get(request.query.get("critical", "").lower())
+        given = request.query.getall("critical", ["false"])
+        critical = CRITICAL.get(given[0]) if len(given) == 1 else None
         if critical is None:
             return self.json({"error": "invalid critical: expected true or false"}, status=400)
         now = time.time()

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from streams.core import durations
 from streams.core.exclusions import ExclusionRequest
 from streams.core.release_gate import DECISIONS
 from streams.core.silences import SilenceRequest
@@ -52,14 +53,10 @@ def _list_of(key: str, item: str) -> dict:
     return _obj({key: {"type": "array", "items": _ref(item)}})
 
 
-def _array(item: dict) -> dict:
-    return {"type": "array", "items": item}
-
-
-HISTORY_POINT = _obj(
+POINTS = {"type": "array", "items": _obj(
     {"at": TIME, "bad": INT, "total": INT, "rate_per_s": {"type": "number"}},
     {"error_ratio": {"type": ["number", "null"]}, "burn": {"type": "object"}},
-)
+)}  # fmt: skip
 
 ANSWERS: dict[str, dict] = {
     "Error": _obj({"error": {"type": "string"}}, {"known": {"type": "array"}}),
@@ -114,10 +111,10 @@ ANSWERS: dict[str, dict] = {
         }
     ),
     "History": _obj(
-        {"slo": {"type": "string"}, "to": NULLABLE_TIME, "points": _array(HISTORY_POINT)},
+        {"slo": {"type": "string"}, "to": NULLABLE_TIME, "points": POINTS},
         {k: {"type": "array"} for k in ("windows", "rules", "exclusions", "alerts", "gate")}
         | {"from": TIME, "step_s": {"type": "number"}, "reaches_back_to": TIME}
-        | {"base_resolution_from": TIME},
+        | {"base_resolution_from": TIME, "ranges": {"type": "array"}},
     ),
     "BurnDown": _obj(
         {
@@ -318,9 +315,11 @@ def _paths(services: list[str], slo_ids: list[str]) -> dict[str, dict]:
             **ERROR_404}, slo)},
         "/v1/slos/{slo_id}/history": {"get": _get("charts over a range of the stored past", {
             "200": _answer("points (none before the first evaluation)", "History"),
-            "400": _answer("range is not 1h .. the SLO's retention", "Error"), **ERROR_404},
+            "400": _answer("range is not a duration", "Error"), **ERROR_404},
             [*slo, {"name": "range", "in": "query", "required": False,
-                    "schema": {"type": "string", "default": "1d", "examples": ["6h", "7d"]}}])},
+                    "description": "how far back (clamped to 1h .. the SLO's retention)",
+                    "schema": {"type": "string", "default": "1d", "pattern": durations.PATTERN,
+                               "examples": ["6h", "7d"]}}])},
         "/v1/gate/{service}": {"get": _get("may the service release now?", {
             "200": verdict, **ERROR_404,
             "400": _answer("critical is not true or false", "Error")}, [*service, critical])},

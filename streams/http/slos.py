@@ -4,13 +4,14 @@ agent."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.core.durations import parse_duration_s, window_label
+from streams.core.durations import PATTERN, parse_duration_s, window_label
 from streams.core.slo import SLO, AlertRule
 from streams.core.slo_math import burn_down, recent_burn_down
 from streams.core.timestamps import iso
@@ -146,18 +147,20 @@ def history_json(w: Wiring, slo: SLO, t_end: float, range_s: int) -> dict[str, A
 
 class History(Resource):
     async def get(self, request: Any, slo_id: str) -> Any:
-        """``?range=`` 1h .. the SLO's retention (default 1d); no points before the SLO's
-        first evaluation."""
+        """``?range=`` (default 1d), clamped to 1h .. the SLO's retention; no points before
+        the SLO's first evaluation."""
         slo = self.w.cfg.slo(slo_id)
         if slo is None:
             return unknown_slo(self, slo_id)
+        given = request.query.getall("range", ["1d"])
         try:
-            range_s = parse_duration_s(request.query.get("range", "1d"))
+            if len(given) != 1 or not re.fullmatch(PATTERN, given[0]):
+                raise ValueError(f"range: expected one duration such as 6h or 7d, got {given}")
+            range_s = parse_duration_s(given[0])
         except ValueError as e:
             return self.json({"error": str(e)}, status=400)
-        if not 3600 <= range_s <= slo.retention_s:
-            limit = window_label(slo.retention_s)
-            return self.json({"error": f"range must be 1h .. {limit}"}, status=400)
+        # Clamped to what is stored: a week asked of a 1-day SLO shows its day.
+        range_s = min(max(range_s, 3600), slo.retention_s)
         st = self.w.published.statuses.get(slo_id)
         if st is None:
             return self.json({"slo": slo_id, "to": None, "points": []})
