@@ -13,7 +13,9 @@ every cell.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from streams.core.schedule import Due
 from streams.core.slo import SLO
 from streams.core.slo_math import SloStatus
 from streams.state.blocks import ROLLUP_S
@@ -29,22 +31,39 @@ def next_change(store: BucketStore, st: SloStatus, base_from: float, lookahead_s
     if slo.timeslice_s is not None or any(r.state.firing or r.condition for r in st.rules):
         return t
     base = store.bucket_s
-    times = []
-    for w in slo.windows_s:
-        times.append(_leaves(store, slo, t - w, t, base if t - w >= base_from else ROLLUP_S, w))
+    soon = t + base  # due again next cell anyway: no need to look further
+    best = math.inf
+    for w in sorted(slo.windows_s):  # short windows first: where data leaves soonest
+        best = min(best, _leaves(store, slo, t - w, t, base if t - w >= base_from else ROLLUP_S, w))
+        if best <= soon:
+            return best
     start, length = slo.budget_window(t)
     if slo.calendar is not None:
-        times.append(start + length)
+        best = min(best, start + length)
     else:
         res = base if start >= base_from else ROLLUP_S
-        times.append(_leaves(store, slo, start, t, res, length))
+        best = min(best, _leaves(store, slo, start, t, res, length))
     for res in (base, ROLLUP_S):
         ahead = store.first_cell(slo.id, t, t + lookahead_s, res)
-        times.append(math.inf if ahead is None else ahead)
-    return min(times)
+        best = min(best, math.inf if ahead is None else ahead)
+    return best
 
 
 def _leaves(store: BucketStore, slo: SLO, lo: float, hi: float, res: int, width: int) -> float:
     """When the oldest cell with events in (lo, hi] leaves a window ``width`` long."""
     first = store.first_cell(slo.id, lo, hi, res)
     return math.inf if first is None else first + width
+
+
+def repeated(
+    due: Due, slo_id: str, t: float, changed: bool, last: SloStatus | None
+) -> SloStatus | None:
+    """The last status at ``t`` while the SLO is held quiet (no evaluation needed), else None."""
+    if last is not None and due.quiet(slo_id, t, changed):
+        return replace(last, t=t)
+    return None
+
+
+def hold(due: Due, store: BucketStore, st: SloStatus, lookahead_s: float) -> None:
+    """After an evaluation: hold the SLO quiet until its answer can next change."""
+    due.hold(st.slo.id, next_change(store, st, st.t - st.slo.base_horizon_s, lookahead_s))

@@ -80,7 +80,8 @@ def run(slo: SLO, events: list[tuple[int, int, int]], ticks: list[int], skip: bo
             status = replace(last, t=t)
         else:
             status, _ = ev.evaluate(slo, t)
-            hold = next_change(store, status, t - slo.base_horizon_s, 300)
+            # as the worker: no hold after an evaluation a record caused
+            hold = -math.inf if changed else next_change(store, status, t - slo.base_horizon_s, 300)
         last = status
         out.append(shown(status))
     return out

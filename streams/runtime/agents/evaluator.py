@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from faust.types import TP
@@ -23,7 +22,7 @@ from streams.core.slo import SLO
 from streams.kafka import topics
 from streams.runtime.containment import restart_in_place
 from streams.runtime.wiring import Wiring
-from streams.state.quiet import next_change
+from streams.state.quiet import hold, repeated
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ class EvaluationTick:
             clock = w.clocks[slo.id] = SloClock(newest, now)
         return clock
 
-    async def evaluate_one(self, slo: SLO, t: float) -> None:
+    async def evaluate_one(self, slo: SLO, t: float, changed: bool) -> None:
         w = self.w
         st, events = w.evaluator.evaluate(slo, t)
         for ev in events:
@@ -109,9 +108,8 @@ class EvaluationTick:
         w.published.statuses[slo.id] = st
         w.published.fresh.add(slo.service)
         w.metrics.observe_status(st)
-        base_from = t - slo.base_horizon_s
-        ahead = w.cfg.settings.max_future_seconds  # how far ahead of the clock an event may be
-        self.due.hold(slo.id, next_change(w.buckets, st, base_from, ahead))
+        if not changed:  # a record landed: likely live, due again next cell anyway
+            hold(self.due, w.buckets, st, w.cfg.settings.max_future_seconds)
 
     async def tick(self) -> None:
         """Evaluate every due SLO this worker owns; forget the ones that moved away. Stops
@@ -135,13 +133,13 @@ class EvaluationTick:
             t, changed = clock.at(now), w.buckets.changed(slo.id)
             if not self.due.due(slo.id, t, changed):
                 continue
-            last = w.published.statuses.get(slo.id)
-            if last is not None and self.due.quiet(slo.id, t, changed):
-                w.published.statuses[slo.id] = replace(last, t=t)  # the same answer, now
+            same = repeated(self.due, slo.id, t, changed, w.published.statuses.get(slo.id))
+            if same is not None:
+                w.published.statuses[slo.id] = same  # the same answer, now
                 w.published.fresh.add(slo.service)
                 continue
             try:
-                await self.evaluate_one(slo, t)
+                await self.evaluate_one(slo, t, changed)
             except Exception:  # a raising timer stops the worker; one bad SLO must not
                 log.exception("evaluation of %s failed; other SLOs go on", slo.id)
             evaluated += 1
