@@ -241,17 +241,19 @@ def ingest_message(
     foresaw) leaves ``into`` and ``watermarks`` as they were and rejects the whole message as
     ``internal_error`` with the exception's class; it never costs another message.
     """
-    mine = Aggregate()
-    marks: ChainMap[str, float] = ChainMap({}, watermarks)  # writes stay in this message
     try:
         plain = count_plain(raw, cfg, now, watermarks, offset) if read is read_outcomes else None
         if plain is not None:  # the common case, at C speed (streams.ingest.plain_batch)
             if judged is not None:
                 judged(raw)
-            mine, marks.maps[0] = plain
-            into.merge(mine)
-            watermarks.update(marks.maps[0])
+            into.merge(plain[0])
+            watermarks.update(plain[1])
             return []
+    except Exception as exc:  # contained by design: see the docstring
+        return [Rejection("internal_error", internal_error(exc), raw)]
+    mine = Aggregate()
+    marks: ChainMap[str, float] = ChainMap({}, watermarks)  # writes stay in this message
+    try:
         items = read(raw, cfg, now)
         if isinstance(items, Rejection):
             return [items]

@@ -140,7 +140,7 @@ def _columns(
     """A Group's fields, one list per field over the message's outcomes; a one-item list
     when the field is known to be the same for every outcome without looking at each (one
     service, one bucket, no SLO reading the route)."""
-    latencies = [o.latency_ms for o in outcomes] if limits else []
+    latencies: list[Any] = [o.latency_ms for o in outcomes] if limits else []
     cell = float(bucket_s).__rfloordiv__  # ts // bucket_s, as Aggregate.add
     first, last = map(cell, span)
     return [

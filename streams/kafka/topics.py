@@ -12,7 +12,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.config.kafka_security import KafkaSecurity
 from streams.kafka.broker_probe import probe
 
-APP_ID = "sloburn"  # the worker's Faust app id, hence its consumer group (send --check reads it)
+APP_ID = "sloburn"  # the worker's Faust app id, hence its consumer group
+# The group reading the input topics (outcomes, OTLP) outside Faust; send --check reads its
+# committed offsets (streams.runtime.agents.input_feed).
+INGEST_GROUP = "sloburn-ingest"
 OUTCOMES = "sloburn.outcomes"
 OUTCOMES_DLQ = "sloburn.outcomes.dlq"
 SLI = "sloburn.sli"

@@ -2,7 +2,7 @@
 why, read from where the worker says it (its consumer group's committed offsets and the
 dead-letter topic), so the answer is the worker's, not a guess made by the sender.
 
-Once the group ``sloburn`` has committed past every acknowledged offset, the worker has read
+Once the group ``sloburn-ingest`` has committed past every acknowledged offset, the worker has read
 each message; every message it rejected anything of has a DLQ record naming its source
 (partition, offset). Reading the DLQ from where it ended before the send finds exactly those.
 """
@@ -23,8 +23,8 @@ from streams.kafka import topics
 from streams.kafka.sender import Sent
 
 POLL_S = 0.5
-# After the commit, how long the worker's producer may still hold a DLQ record (it lingers
-# milliseconds; the commit does not wait for the DLQ send).
+# After the commit, how long before the DLQ records are readable (the worker commits only
+# after the broker acknowledged them; the embedded broker may answer a fetch a little late).
 SETTLE_S = 2.0
 READ_S = 30.0  # reading the DLQ records written since the send
 
@@ -100,7 +100,7 @@ async def _read_past(bootstrap: str, security: KafkaSecurity, sent: Sent, deadli
         newest = sent.newest()
         tps = [TopicPartition(topics.OUTCOMES, p) for p in newest]
         while True:
-            offsets = await admin.list_consumer_group_offsets(topics.APP_ID, partitions=tps)
+            offsets = await admin.list_consumer_group_offsets(topics.INGEST_GROUP, partitions=tps)
             done = {tp.partition: om.offset for tp, om in offsets.items() if om is not None}
             if all(done.get(p, -1) > off for p, off in newest.items()):
                 return True

@@ -213,7 +213,9 @@ class KafkaCluster:
                 timeout=120,
             )
             if fmt.returncode != 0:
-                said = (fmt.stderr or fmt.stdout).strip().splitlines()[-3:]
+                lines = (fmt.stderr or fmt.stdout).strip().splitlines()
+                # The exception's own line, not only the stack frames under it.
+                said = [ln for ln in lines if "Exception" in ln or "Error" in ln][:2] or lines[-3:]
                 raise RuntimeError(f"formatting kafka node {n.node_id} failed: {' / '.join(said)}")
         try:
             for n in self.nodes:

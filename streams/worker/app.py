@@ -5,7 +5,15 @@ from __future__ import annotations
 from streams.config.model import Config
 from streams.http import routes
 from streams.runtime import reload
-from streams.runtime.agents import broadcast, evaluator, gate, ingest, sink, watchdog, windows
+from streams.runtime.agents import (
+    broadcast,
+    evaluator,
+    gate,
+    input_feed,
+    sink,
+    watchdog,
+    windows,
+)
 from streams.runtime.faust_app import build_wiring
 from streams.runtime.wiring import Runtime, Wiring
 
@@ -15,9 +23,9 @@ def build_app(cfg: Config, rt: Runtime) -> Wiring:
     evaluations (no wall-clock evaluation, notifications, gate or reload)."""
     w = build_wiring(cfg, rt)
     modules = (
-        (ingest, windows, watchdog, routes)
+        (input_feed, windows, watchdog, routes)
         if rt.replay_mode
-        else (ingest, windows, watchdog, evaluator, broadcast, sink, gate, routes, reload)
+        else (input_feed, windows, watchdog, evaluator, broadcast, sink, gate, routes, reload)
     )
     for module in modules:
         module.register(w)

@@ -6,6 +6,7 @@ single message (the kill -9 test on Kafka counted one 20-outcome message twice i
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,8 +31,9 @@ class Sent:
     def __init__(self) -> None:
         self.values: list[bytes] = []
 
-    async def send(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+    async def send(self, key: bytes, value: bytes, partition: int | None = None) -> Any:
         self.values.append(value)
+        return asyncio.sleep(0)  # the delivery
 
 
 @pytest.fixture
@@ -42,12 +44,13 @@ def cfg(tmp_path: Any) -> Config:
 
 
 def event(partition: int, offset: int, statuses: list[int]) -> Any:
-    """A Faust event as the ingest agent reads it."""
+    """A consumer record as the input feed hands it to ingest."""
     value = orjson.dumps(
         [{"service": "api", "ts": NOW - 60 + i, "status_code": s} for i, s in enumerate(statuses)]
     )
-    message = SimpleNamespace(topic=topics.OUTCOMES, partition=partition, offset=offset, key=b"")
-    return SimpleNamespace(message=message, value=value)
+    return SimpleNamespace(
+        topic=topics.OUTCOMES, partition=partition, offset=offset, key=b"", value=value
+    )
 
 
 async def counted(cfg: Config, events: list[Any]) -> tuple[int, int, Metrics]:
@@ -56,7 +59,7 @@ async def counted(cfg: Config, events: list[Any]) -> tuple[int, int, Metrics]:
     w = SimpleNamespace(
         cfg=cfg, metrics=metrics, throughput=Throughput(), sli=sli, outcomes_dlq=Sent()
     )
-    await Ingest(w).batch(events)  # type: ignore[arg-type]
+    await asyncio.gather(*await Ingest(w).batch(events))  # type: ignore[arg-type]
     bad = total = 0
     for raw in sli.values:
         for rec in unpack(raw):

@@ -1,30 +1,25 @@
-"""Ingest agent: outcomes -> validated, classified, pre-aggregated SLI records keyed by SLO.
+"""Ingest: outcomes -> validated, classified, pre-aggregated SLI records keyed by SLO.
 
 One SLI record per (SLO, source partition) per batch, whatever the number of outcomes, so the
 window tables see one update per key per batch (per-event updates cost 3-8x in throughput).
 Judging a message is contained (streams.ingest.outcomes.ingest_message); failing to publish
-what was judged is not, and stops the worker before the batch's offsets can be committed.
+what was judged is not, and stops the worker before the batch's offsets can be committed
+(streams.runtime.agents.input_feed reads the input topics and commits).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 from streams.ingest.aggregate import RECORD_CONTRIBUTIONS_MAX, Aggregate
 from streams.ingest.dead_letters import Rejection, dlq_record
-from streams.ingest.otlp_reader import OtlpReader
-from streams.ingest.otlp_wire import Encoding
 from streams.ingest.outcomes import Reader, ingest_message, read_outcomes
 from streams.kafka import topics
 from streams.runtime import failpoints
-from streams.runtime.containment import contained, source_of
 from streams.runtime.wiring import Wiring
 from streams.state.sli_record import SliRecord, pack
-
-BATCH_MAX = 5000
-BATCH_WITHIN_S = 0.1
 
 
 def source_of_offsets(topic: str, partition: int) -> str:
@@ -54,33 +49,47 @@ class Ingest:
         self.read = read  # the input's format (outcomes JSON, OTLP)
         self.watermarks: dict[str, dict[str, float]] = {}
 
-    async def batch(self, events: list[Any]) -> None:
-        """Judge a batch of messages, dead-letter what cannot count, publish the SLI records."""
+    async def batch(self, messages: list[Any]) -> list[Awaitable[Any]]:
+        """Judge a batch of messages (aiokafka ConsumerRecords), dead-letter what cannot
+        count, publish the SLI records; the deliveries to wait for before committing."""
         now = time.time()
         cfg = self.w.cfg  # read per batch: a reload swaps it
         per_source: dict[str, Aggregate] = {}
         newest: dict[str, int] = {}  # source -> newest offset taken into this batch
-        for ev in events:
-            msg = ev.message
-            source = source_of_offsets(msg.topic, msg.partition)
+        sent: list[Awaitable[Any]] = []
+        # (topic, partition) -> (source, its aggregate, its watermarks): looked up once a
+        # partition, not once a message
+        where: dict[tuple[str, int], tuple[str, Aggregate, dict[str, float]]] = {}
+        for msg in messages:
+            found = where.get((msg.topic, msg.partition))
+            if found is None:
+                source = source_of_offsets(msg.topic, msg.partition)
+                agg = per_source.setdefault(source, Aggregate())
+                found = where[msg.topic, msg.partition] = (
+                    source,
+                    agg,
+                    self.watermarks.setdefault(source, {}),
+                )
+            source, agg, marks = found
             if msg.offset <= newest.get(source, -1):
                 # A copy of a message this batch holds. Its counts would merge into the same
                 # per-offset contribution, which the window table cannot tell from one.
                 self.w.metrics.input_redeliveries.inc()
                 continue
             newest[source] = msg.offset
-            agg = per_source.setdefault(source, Aggregate())
-            marks = self.watermarks.setdefault(source, {})
-            raw = ev.value or b""
+            raw = msg.value or b""
             rejections = ingest_message(
                 raw, cfg, now, agg, marks, msg.offset, judged=fault_point, read=self.read
             )
             if rejections:
-                await self.dead_letter(ev, raw, rejections)
+                sent.append(await self.dead_letter(msg, raw, rejections))
         for source, agg in per_source.items():
-            await self.publish(source, agg)
+            sent.extend(await self.publish(source, agg))
+        return sent
 
-    async def dead_letter(self, ev: Any, raw: bytes, rejections: list[Rejection]) -> None:
+    async def dead_letter(
+        self, msg: Any, raw: bytes, rejections: list[Rejection]
+    ) -> Awaitable[Any]:
         """One DLQ record for a message with rejected outcomes, counted per reason."""
         m, tp = self.w.metrics, self.w.throughput
         for rej in rejections:
@@ -92,21 +101,24 @@ class Ingest:
         m.dlq_records.inc()
         dlq = self.w.outcomes_dlq
         # The source says which message it was: `sloburn send --check` finds its own by it.
-        await dlq.send(key=ev.message.key, value=dlq_record(raw, rejections, source_of(ev)))
+        where = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+        return await dlq.send(key=msg.key, value=dlq_record(raw, rejections, where))
 
-    async def publish(self, source: str, agg: Aggregate) -> None:
+    async def publish(self, source: str, agg: Aggregate) -> list[Awaitable[Any]]:
         """The SLI records of one source partition's outcomes, packed per SLI partition, and
-        their counts."""
+        their counts; their deliveries."""
         w, m, tp = self.w, self.w.metrics, self.w.throughput
         n = w.cfg.settings.partitions  # fixed for the worker's life (streams.runtime.reload)
+        sent = []
         for partition, records in packs(agg.records(source), n):
-            await w.sli.send(key=None, value=pack(records), partition=partition)
+            sent.append(await w.sli.send(key=None, value=pack(records), partition=partition))
             tp.sli_sent += 1
         for service, count in agg.accepted.items():
             m.events_accepted.labels(service).inc(count)
             tp.outcomes += count
         for slo_id, count in agg.skipped.items():
             m.outcomes_skipped.labels(slo_id).inc(count)
+        return sent
 
 
 def packs(records: list[SliRecord], partitions: int) -> Iterator[tuple[int, list[SliRecord]]]:
@@ -126,22 +138,3 @@ def packs(records: list[SliRecord], partitions: int) -> Iterator[tuple[int, list
             chunk.append(rec)
             size += len(rec.counts)
         yield partition, chunk
-
-
-def register(w: Wiring) -> None:
-    """Attach the ingest agent to the app, and one per OTLP topic of the config (topics are
-    fixed for the worker's life, like partitions: streams.runtime.reload)."""
-    _agent(w, w.outcomes, "ingest", Ingest(w))
-    for source in w.cfg.otlp.kafka_topics:
-        topic = w.app.topic(source.topic, key_serializer="raw", value_serializer="raw")
-        encoding: Encoding = "json" if source.encoding == "otlp_json" else "proto"
-        reader = OtlpReader(encoding, w.metrics.otlp.tally)
-        _agent(w, topic, f"ingest-otlp-{source.topic}", Ingest(w, reader))
-
-
-def _agent(w: Wiring, topic: Any, name: str, state: Ingest) -> None:
-    @w.app.agent(topic, name=name)
-    @contained("ingest")
-    async def ingest(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            await state.batch(events)
