@@ -113,8 +113,8 @@ class Metrics:
         )
         self.input_redeliveries = Counter(
             "sloburn_input_redeliveries_total",
-            "Input messages delivered twice within one ingest batch (a restart's fetch before "
-            "Faust's seek to the committed offsets); the second copy is skipped.",
+            "Input messages delivered twice within one ingest batch; the second copy is "
+            "skipped (a copy in a later batch is skipped by the window table).",
             registry=r,
         )
         self.notifications_sent = Counter(

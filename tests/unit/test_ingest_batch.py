@@ -1,8 +1,9 @@
-"""One ingest batch counts a message once, even when Faust hands it over twice: after a restart
-the consumer fetches from its position while recovery seeks the same partitions back to their
-committed offsets, so the batch can hold a run of messages and then the same run again. The
-copies used to merge into one per-offset contribution the window table cannot tell from a
-single message (the kill -9 test on Kafka counted one 20-outcome message twice in CI)."""
+"""One ingest batch counts a message once, even when it is handed over twice. When ingest ran
+as a Faust agent, a restart's fetch from the consumer's position raced recovery's seek back to
+the committed offsets, so a batch could hold a run of messages and then the same run again;
+the copies merged into one per-offset contribution the window table cannot tell from a single
+message (the kill -9 test on Kafka counted one 20-outcome message twice in CI). The input feed
+does not seek, but the guard stays as cheap as it is."""
 
 from __future__ import annotations
 
