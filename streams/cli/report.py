@@ -19,14 +19,12 @@ from streams.core.review import (
     ReviewRule,
     SloReview,
     episodes,
+    exclusion_line,
+    override_line,
     periods_of,
     time_in_decisions,
 )
 from streams.core.slo import SLO
-
-
-def _minute(iso_time: str) -> str:
-    return iso_time[:16].replace("T", " ") + " UTC"
 
 
 def from_worker(args: argparse.Namespace, slos: list[SLO]) -> list[SloReview]:
@@ -57,14 +55,18 @@ def review_of(slo: SLO, h: dict[str, Any]) -> SloReview:
         slo, lo, hi, periods, episodes(alerts), time_in_decisions(decisions, lo, hi, before)
     )
     review.overrides = [
-        f"{_minute(g['at'])} {g['kind'].replace('_', ' ')} by {g.get('who', '?')}: "
-        f"{g.get('why') or ''}".rstrip(": ")
+        override_line(event_time(g["at"]), g["kind"], g.get("who", "?"), g.get("why") or "")
         for g in h["gate"]
         if g["kind"] != "decision"
     ]
+    spans: dict[str, list[tuple[float, float]]] = {}  # one row per occurrence: per exclusion
+    about: dict[str, dict[str, Any]] = {}
+    for x in h["exclusions"]:
+        spans.setdefault(x["id"], []).append((event_time(x["from"]), event_time(x["to"])))
+        about[x["id"]] = x
     review.exclusions = [
-        f'{x["kind"]} "{x["comment"]}" {_minute(x["from"])} to {_minute(x["to"])}'
-        for x in h["exclusions"]
+        exclusion_line(x["kind"], x["comment"], spans[i], x.get("every") or "", x.get("by", ""))
+        for i, x in about.items()
     ]
     return review
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from streams.core.periods import period_bounds
 from streams.core.slo import SLO
+from streams.core.timestamps import minute_utc
 
 DAY_S = 86400
 
@@ -55,6 +56,26 @@ class Incident:
     first_rule: str
     pages: int
     tickets: int
+
+
+def exclusion_line(
+    kind: str, comment: str, spans: list[tuple[float, float]], every: str = "", by: str = ""
+) -> str:
+    """One line of the report for an exclusion that covered ``spans`` (unix s) of a period,
+    whichever source the report was made from: what, why, how often, how long, and who."""
+    hours = sum(b - a for a, b in spans) / 3600
+    recurring = f" ({every})" if every else ""
+    who = f", by {by}" if by else ""
+    times = "once" if len(spans) == 1 else f"{len(spans)} times"
+    return (
+        f'{kind} "{comment}"{recurring}: {times} from {minute_utc(spans[0][0])}, '
+        f"{hours:.1f} h in all{who}"
+    )
+
+
+def override_line(at: float, kind: str, who: str, why: str) -> str:
+    """One line of the report for a gate override or its revocation."""
+    return f"{minute_utc(at)} {kind.replace('_', ' ')} by {who}: {why}".rstrip(": ")
 
 
 @dataclass

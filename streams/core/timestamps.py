@@ -58,3 +58,8 @@ Instant = Annotated[
 def iso(ts: float | None) -> str | None:
     """Unix seconds as ISO 8601 UTC (None stays None)."""
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def minute_utc(ts: float) -> str:
+    """Unix seconds to the minute, for people: ``2026-11-09 10:05 UTC``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")

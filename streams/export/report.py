@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from streams.core.durations import window_label
 from streams.core.review import ReviewRule, SloReview
-from streams.core.timestamps import iso
+from streams.core.timestamps import iso, minute_utc
 
 Table = tuple[list[str], list[list[str]]]  # header, rows
 
@@ -19,7 +19,7 @@ def _day(t: float) -> str:
 
 
 def _when(t: float | None) -> str:
-    return "still firing" if t is None else (iso(t) or "")[:16].replace("T", " ") + " UTC"
+    return "still firing" if t is None else minute_utc(t)
 
 
 def _pct(v: float | None, digits: int = 3) -> str:

@@ -131,7 +131,15 @@ def history_json(w: Wiring, slo: SLO, t_end: float, range_s: int) -> dict[str, A
         "rules": [rule_json(r) for r in slo.alerts],
         "points": [point_json(p, step) for p in points],
         "exclusions": [
-            {"id": e.id, "kind": e.kind, "comment": e.comment, "from": iso(a), "to": iso(b)}
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "comment": e.comment,
+                "from": iso(a),
+                "to": iso(b),
+                "by": e.created_by,
+                "every": f"{e.rrule}, {e.timezone}" if e.rrule else None,
+            }
             for e in w.evaluator.exclusions
             if e.applies(slo.service, slo.id)
             for a, b in e.spans(lo, t_end)

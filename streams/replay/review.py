@@ -10,9 +10,15 @@ from pathlib import Path
 from streams.config.model import Config
 from streams.core.exclusions import Exclusion
 from streams.core.release_gate import decide
-from streams.core.review import Period, SloReview, episodes, periods_of, time_in_decisions
+from streams.core.review import (
+    Period,
+    SloReview,
+    episodes,
+    exclusion_line,
+    periods_of,
+    time_in_decisions,
+)
 from streams.core.slo import SLO
-from streams.core.timestamps import iso
 from streams.replay.engine import InProcess, run
 from streams.replay.rows import Rows
 from streams.state.blocks import ROLLUP_S
@@ -57,12 +63,8 @@ def exclusion_lines(exclusions: list[Exclusion], slo: SLO, lo: float, hi: float)
     for e in exclusions:
         spans = e.spans(lo, hi) if e.applies(slo.service, slo.id) else []
         if spans:
-            hours = sum(b - a for a, b in spans) / 3600
-            every = f" ({e.rrule}, {e.timezone})" if e.rrule else ""
-            out.append(
-                f'{e.kind} "{e.comment}"{every}: {len(spans)} times from {iso(spans[0][0])}, '
-                f"{hours:.1f} h in all, by {e.created_by}"
-            )
+            every = f"{e.rrule}, {e.timezone}" if e.rrule else ""
+            out.append(exclusion_line(e.kind, e.comment, spans, every, e.created_by))
     return out
 
 

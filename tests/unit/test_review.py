@@ -21,7 +21,7 @@ from streams.core.review import (
     recommend,
     time_in_decisions,
 )
-from streams.core.timestamps import iso
+from streams.core.timestamps import iso, minute_utc
 from streams.export.report import html_report, markdown
 from streams.replay.engine import replay_incidents
 from streams.replay.review import replay_review
@@ -181,6 +181,34 @@ def test_an_excluded_outage_leaves_the_periods_and_is_listed() -> None:
     assert after.totals().bad < base.totals().bad and after.totals().total < base.totals().total
     assert len(after.incidents) == 1
     assert after.exclusions == [
-        'maintenance "failover drill": 1 times from '
-        f"{iso(first.start - 1800)}, 1.0 h in all, by ops"
+        f'maintenance "failover drill": once from {minute_utc(first.start - 1800)}, '
+        "1.0 h in all, by ops"
     ]
+
+
+def test_an_exclusion_reads_the_same_from_the_worker_api_as_from_a_replay() -> None:
+    from streams.cli.report import review_of
+
+    slo = slo_999()
+    t0 = 1_796_000_400.0  # 2026-11-30 01:00 UTC
+    rows = [  # /history lists every occurrence; the report, every exclusion once
+        {
+            "id": "x1",
+            "kind": "maintenance",
+            "comment": "nightly",
+            "from": iso(a),
+            "to": iso(a + 1800),
+            "by": "ops",
+            "every": "FREQ=DAILY, Europe/Berlin",
+        }
+        for a in (t0, t0 + 86400)
+    ]
+    override = {"at": iso(t0), "kind": "override", "who": "ana", "why": "hotfix"}
+    h = {"from": iso(t0 - 3600), "to": iso(t0 + 2 * 86400), "points": [], "alerts": []}
+    h |= {"gate": [override], "exclusions": rows}
+    review = review_of(slo, h)
+    assert review.exclusions == [
+        'maintenance "nightly" (FREQ=DAILY, Europe/Berlin): 2 times from 2026-11-30 01:00 UTC, '
+        "1.0 h in all, by ops"
+    ]
+    assert review.overrides == ["2026-11-30 01:00 UTC override by ana: hotfix"]
