@@ -7,8 +7,9 @@ and validates such a message into structs in one C call (measured 3.0M outcomes/
 0.83M for orjson plus the per-field checks of streams.ingest.outcomes.plain_outcome). Plain
 outcomes are then judged per group of outcomes alike in what a judgment reads, counted over
 the message's columns by C code, not one Python frame per outcome; a column that holds one
-value throughout (one service, one bucket) is not counted at all. A 100-outcome message
-costs about 70 us, of which msgspec's decoding is 28.
+value throughout (one service, one bucket) is not counted at all. The commonest message (one
+service, one bucket, SLOs that read only the status) is counted by status code alone. A
+100-outcome message costs about 50 us in a tight loop, of which msgspec's decoding is 18.
 
 It gives up, returning None, at the first thing it would not accept: another shape (ISO times,
 both shapes in one message, a wrong type), an unknown service or SLO, a late or future event.
@@ -132,7 +133,7 @@ def _columns(
     outcomes: list[_Plain],
     services: list[str],
     stamps: list[float],
-    span: tuple[float, float],
+    cells: tuple[float, float],
     limits: list[float],
     bucket_s: int,
     routed: bool,
@@ -141,13 +142,12 @@ def _columns(
     when the field is known to be the same for every outcome without looking at each (one
     service, one bucket, no SLO reading the route)."""
     latencies: list[Any] = [o.latency_ms for o in outcomes] if limits else []
-    cell = float(bucket_s).__rfloordiv__  # ts // bucket_s, as Aggregate.add
-    first, last = map(cell, span)
+    first, last = cells  # of the oldest and the newest outcome
     return [
         services,
         [o.status_code for o in outcomes],
         [o.ok for o in outcomes],
-        [first] if first == last else list(map(cell, stamps)),
+        [first] if first == last else list(map(float(bucket_s).__rfloordiv__, stamps)),
         [o.route for o in outcomes] if routed else [None],
         *(list(map(limit.__ge__, latencies)) for limit in limits),  # None: NotImplemented
     ]
@@ -182,6 +182,7 @@ class _Plan:
     # (service, SLO, its latency comparison's place in a Group or None, its journeys)
     limits: list[float]  # each distinct latency threshold, ascending
     routed: bool  # whether any SLO reads the route
+    status_only: bool  # whether the status (or `ok`) alone decides every SLO's verdict
 
 
 def _plan(slos: Mapping[str, tuple[SLO, ...]], cfg: Config) -> _Plan:
@@ -203,6 +204,7 @@ def _plan(slos: Mapping[str, tuple[SLO, ...]], cfg: Config) -> _Plan:
         ),
         limits,
         any(s.operations is not None for s in every),
+        all(s.operations is None and s.sli_type != "latency" for s in every),
     )
 
 
@@ -243,7 +245,12 @@ def _count_groups(
     """Counts of accepted outcomes, judged once per Group, bucketed by event time."""
     plan = _PLANS.get(slos, cfg)
     bucket_s = cfg.settings.bucket_seconds
-    columns = _columns(outcomes, services, stamps, span, plan.limits, bucket_s, plan.routed)
+    cells = (span[0] // bucket_s, span[1] // bucket_s)  # ts // bucket_s, as Aggregate.add
+    if plan.status_only and len(services) == 1 and cells[0] == cells[1]:
+        by_status = _count_by_status(outcomes, plan, int(cells[0]) * bucket_s, span[1], offset)
+        if by_status is not None:
+            return by_status
+    columns = _columns(outcomes, services, stamps, cells, plan.limits, bucket_s, plan.routed)
     groups = _groups(columns, len(outcomes))
     of_each: dict[str, list[tuple[Group, int]]] = {}
     for key, n in groups.items():  # split once: SLOs x groups per message was quadratic
@@ -255,6 +262,32 @@ def _count_groups(
         for slo_id in (slo.id, *(j for j, _ in journeys)) if newest else ():
             if newest > into.newest.get(slo_id, 0.0):
                 into.newest[slo_id] = newest
+    return into
+
+
+def _count_by_status(
+    outcomes: list[_Plain], plan: _Plan, start: int, newest: float, offset: int
+) -> Aggregate | None:
+    """Counts of a message of one service and one bucket, whose SLOs read only the status:
+    by status code, without Groups (the commonest message, at about half the cost). None
+    when an outcome carries ``ok``, which overrides its status."""
+    n = len(outcomes)
+    if [o.ok for o in outcomes].count(None) != n:
+        return None
+    codes = [o.status_code for o in outcomes]
+    distinct = set(codes)
+    tally = (
+        [(c, codes.count(c)) for c in distinct] if len(distinct) <= 4 else Counter(codes).items()
+    )
+    into = Aggregate()
+    for _, slo, _, journeys in plan.slos:
+        bad = sum(k for code, k in tally if not slo.is_success(code))
+        into.count(slo.id, offset, start, bad, n)
+        into.newest[slo.id] = newest
+        for journey, w in journeys:
+            into.count(journey, offset, start, bad * w, n * w)
+            if newest > into.newest.get(journey, 0.0):
+                into.newest[journey] = newest
     return into
 
 
