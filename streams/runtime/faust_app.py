@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +31,17 @@ class SloburnApp(faust.App):
     (streams.runtime.flow_control)."""
 
     logger = ENGINE_LOGGER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Started with the app, beside its own start and table recovery (Faust's tasks and
+        # timers wait for recovery): for what needs no table, like joining a consumer group.
+        self.early_tasks: list[Callable[[], Awaitable[None]]] = []
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for task in self.early_tasks:
+            self.add_future(task())
 
     def _new_web(self) -> Web:
         return GuardedWeb(self)
@@ -171,4 +183,5 @@ def build_wiring(cfg: Config, rt: Runtime) -> Wiring:
         runtime=rt,
         broker_watch=BrokerWatch(rt.broker, rt.security, n, rt.replication),
     )
+    app.early_tasks = w.early_tasks
     return w

@@ -5,6 +5,7 @@ there is no cycle."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import faust
@@ -84,4 +85,6 @@ class Wiring:
     exclusions: dict[str, Exclusion] = field(default_factory=dict)  # by id, from sloburn.control
     clocks: dict[str, SloClock] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
+    # Started with the app, beside table recovery (streams.runtime.faust_app.SloburnApp)
+    early_tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     gate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # streams.runtime.agents.gate

@@ -137,9 +137,11 @@ messages = st.one_of(
 )
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 3,000 examples: 10,000 took two minutes of CI (the huge arrays); scripts/fuzz runs the same
+# property coverage-guided (fuzz/ingest), 20 s in CI and as long as asked beside it.
+@settings(max_examples=3_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=messages)
-def test_ten_thousand_hostile_messages_are_each_accepted_or_rejected_with_a_reason(
+def test_three_thousand_hostile_messages_are_each_accepted_or_rejected_with_a_reason(
     raw: bytes,
 ) -> None:
     check(raw)

@@ -60,18 +60,36 @@ class Feed(ConsumerRebalanceListener):
     def __init__(self, w: Wiring, ingests: Mapping[str, Ingest]) -> None:
         self.w = w
         self.ingests = ingests  # topic -> its Ingest (the topic decides the format)
-        self.consumer: AIOKafkaConsumer | None = None  # made in the worker's loop (run)
+        self.consumer: AIOKafkaConsumer | None = None  # made in the worker's loop (connect)
+        self.subscribed = asyncio.Event()
         self.pending: list[Awaitable[Any]] = []  # deliveries of what the offsets below hold
         self.done: dict[TopicPartition, int] = {}  # next offset, once published
         self.read: dict[TopicPartition, int] = {}  # next offset to read, for the lag
         self.committed_at = time.monotonic()
 
+    async def connect(self) -> None:
+        """Start the consumer and join the group, while Faust starts and recovers its tables:
+        the embedded broker holds a group's first JoinGroup for 5 s, which used to delay the
+        first outcome a restarted worker counted by as much."""
+        while True:
+            kafka = consumer(self.w)
+            try:
+                await kafka.start()
+                break
+            except KafkaError as exc:  # the broker went away since the worker's probe
+                log.warning("ingest: cannot reach the broker yet (%s); retrying in 1 s", exc)
+                await kafka.stop()
+                await asyncio.sleep(1)
+        kafka.subscribe(list(self.ingests), listener=self)  # the join goes on in the background
+        self.consumer = kafka
+        self.subscribed.set()
+
     async def run(self) -> None:
         """Until cancelled (the worker stops); a failure to publish stops the worker."""
-        self.consumer = kafka = consumer(self.w)
-        await kafka.start()
-        kafka.subscribe(list(self.ingests), listener=self)
         try:
+            await self.subscribed.wait()
+            kafka = self.consumer
+            assert kafka is not None, "subscribed without a consumer"
             while True:
                 batch = await kafka.getmany(
                     timeout_ms=int(BATCH_WITHIN_S * 1000), max_records=BATCH_MAX
@@ -137,13 +155,14 @@ class Feed(ConsumerRebalanceListener):
 
     async def stop(self) -> None:
         """Commit what was published, then leave the group."""
+        if self.consumer is None:  # stopped before it subscribed
+            return
         try:
             await asyncio.wait_for(self.commit(), timeout=10)
         except (TimeoutError, KafkaError) as exc:
             log.warning("ingest: last commit failed (%s); redelivery is deduplicated", exc)
         finally:
-            if self.consumer is not None:
-                await self.consumer.stop()
+            await self.consumer.stop()
 
     async def observe_lag(self) -> None:
         """Unread messages per input topic in this worker's partitions (from the last fetch)."""
@@ -171,6 +190,7 @@ def register(w: Wiring) -> None:
         encoding: Encoding = "json" if source.encoding == "otlp_json" else "proto"
         ingests[source.topic] = Ingest(w, OtlpReader(encoding, w.metrics.otlp.tally))
     feed = Feed(w, ingests)
+    w.early_tasks.append(feed.connect)
 
     @w.app.task
     async def read_inputs() -> None:
