@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from streams.kafka import topics
+from streams.runtime.agents import input_feed
 from streams.runtime.agents.input_feed import Feed
 
 A, B = TopicPartition(topics.OUTCOMES, 0), TopicPartition(topics.OUTCOMES, 1)
@@ -76,12 +77,30 @@ async def test_offsets_are_committed_only_after_their_records_were_acknowledged(
     assert f.done == {}
 
 
-async def test_a_delivery_the_broker_refused_commits_nothing() -> None:
+class Stopped(Exception):
+    """What stop_worker does instead of ending the test run."""
+
+
+@pytest.fixture
+def stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stop_worker(agent: str, exc: BaseException) -> None:
+        raise Stopped(agent) from exc
+
+    monkeypatch.setattr(input_feed, "stop_worker", stop_worker)
+
+
+@pytest.mark.parametrize("via", ["interval", "rebalance"])
+async def test_a_delivery_the_broker_refused_stops_the_worker_and_commits_nothing(
+    stops: None, via: str
+) -> None:
     f, consumer, ingest, _ = feed()
-    await f.take({A: records(A, 4)})
-    ingest.deliveries[0].set_exception(RuntimeError("MessageSizeTooLarge"))
-    with pytest.raises(RuntimeError):
-        await f.commit()  # Feed.run stops the worker on it
+    await f.take({A: records(A, 4), B: records(B, 9)})
+    ingest.deliveries[0].set_exception(KafkaError("MessageSizeTooLarge"))
+    with pytest.raises(Stopped):
+        if via == "interval":
+            await f.commit()
+        else:  # aiokafka would only log an error raised in its listener
+            await f.on_partitions_revoked([B])
     assert consumer.commits == []
 
 

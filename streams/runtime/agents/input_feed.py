@@ -101,7 +101,7 @@ class Feed(ConsumerRebalanceListener):
         except asyncio.CancelledError:
             await self.stop()
             raise
-        except Exception as exc:  # publishing failed: the batch's offsets must not commit
+        except Exception as exc:  # judging or publishing failed: no offset past it commits
             stop_worker("ingest", exc)
 
     async def take(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
@@ -119,13 +119,21 @@ class Feed(ConsumerRebalanceListener):
     def interval(self) -> float:
         return float(self.w.cfg.settings.commit_interval_seconds)
 
-    async def commit(self, only: set[TopicPartition] | None = None) -> None:
-        """Commit what was published: wait for its acknowledgements first. A commit refused
-        because a rebalance moved the partition costs nothing: its new owner reads those
-        messages again, and the window table skips what it already holds."""
+    async def published(self) -> None:
+        """Wait for the broker's acknowledgement of everything published so far. One it
+        refused stops the worker here, wherever this was called from (a rebalance listener's
+        error would only be logged by aiokafka): no offset past it may be committed."""
         pending, self.pending = self.pending, []
-        if pending:
-            await asyncio.gather(*pending)  # raises if the broker refused a record
+        try:
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            stop_worker("ingest", exc)
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        """Commit what was published, once acknowledged. A commit that fails costs nothing:
+        whoever reads those messages next, this worker or a new owner after a rebalance,
+        publishes them again, and the window table skips what it already holds."""
+        await self.published()
         self.committed_at = time.monotonic()
         offsets = {tp: o for tp, o in self.done.items() if only is None or tp in only}
         if not offsets:
@@ -134,19 +142,16 @@ class Feed(ConsumerRebalanceListener):
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
-            log.info(
-                "ingest: commit after a rebalance refused (%s); redelivery is deduplicated", exc
-            )
+            log.info("ingest: commit refused after a rebalance (%s); re-reads are deduped", exc)
+        except KafkaError as exc:
+            log.warning("ingest: commit failed (%s); re-reads are deduped", exc)
         for tp in offsets:
             self.done.pop(tp, None)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         """Commit what was published from partitions about to move, so their new owner
         starts after it."""
-        try:
-            await self.commit(set(revoked))
-        except KafkaError as exc:
-            log.info("ingest: commit on revoke failed (%s); redelivery is deduplicated", exc)
+        await self.commit(set(revoked))
         for tp in revoked:
             self.read.pop(tp, None)
 
@@ -159,8 +164,8 @@ class Feed(ConsumerRebalanceListener):
             return
         try:
             await asyncio.wait_for(self.commit(), timeout=10)
-        except (TimeoutError, KafkaError) as exc:
-            log.warning("ingest: last commit failed (%s); redelivery is deduplicated", exc)
+        except TimeoutError:
+            log.warning("ingest: no last commit within 10 s; re-reads are deduped")
         finally:
             await self.consumer.stop()
 
