@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
-from operator import attrgetter
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -62,9 +61,6 @@ _DECODE = msgspec.json.Decoder(list[_Plain] | _Plain)
 _DECODE_COUNTED = msgspec.json.Decoder(list[_Counted] | _Counted)
 E = TypeVar("E", _Plain, _Counted)
 _DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
-_SERVICE, _TS, _CODE, _OK, _ROUTE, _LATENCY = (
-    attrgetter(f) for f in ("service", "ts", "status_code", "ok", "route", "latency_ms")
-)
 # Outcomes alike in everything a judgment reads (streams.ingest.judging.verdict) and in their
 # bucket are judged once, as a group: (service, status_code, ok, bucket index, route, then one
 # "latency <= threshold" per distinct threshold: True, False, or NotImplemented when the

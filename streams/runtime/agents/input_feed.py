@@ -39,16 +39,18 @@ BATCH_WITHIN_S = 0.1  # how long a fetch waits for messages when there are none
 
 
 def consumer(w: Wiring) -> AIOKafkaConsumer:
-    """The input consumer, set up as the worker's Faust consumer is where it matters."""
+    """The input consumer, set up as the worker's Faust consumer is where it matters (fetch
+    size, session and heartbeat: read from the app's settings, not written twice)."""
+    conf = w.app.conf
     return AIOKafkaConsumer(
         bootstrap_servers=w.runtime.broker,
         group_id=topics.INGEST_GROUP,
         client_id=topics.INGEST_GROUP,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 2**20,  # as Faust's consumer_max_fetch_size, measured
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=1_000,
+        max_partition_fetch_bytes=conf.consumer_max_fetch_size,
+        session_timeout_ms=int(conf.broker_session_timeout * 1000),
+        heartbeat_interval_ms=int(conf.broker_heartbeat_interval * 1000),
         **w.runtime.security.aiokafka_kwargs(),
     )
 
