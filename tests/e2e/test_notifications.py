@@ -233,8 +233,9 @@ def test_a_silence_stops_repeats_but_not_the_resolve(
 ) -> None:
     token = "tok-silence-8d7c6b5a"
     w = worker(config(), SLOBURN_API_TOKENS=f"oncall:{token}")
-    # A 20-minute outage at 0.25 s per 10-s bucket: the page fires for ~40 s of wall time.
-    sender = in_background(outage(outage_s=1200, live_s=40 * 60), broker.bootstrap, pace_s=0.25)
+    # A 20-minute outage at 0.25 s per 10-s bucket: the page fires for ~40 s of wall time. The
+    # traffic ends 10 minutes after the outage: twice what the 5-minute window needs to resolve.
+    sender = in_background(outage(outage_s=1200, live_s=32 * 60), broker.bootstrap, pace_s=0.25)
     try:
         wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
         wait_for(
@@ -326,8 +327,9 @@ def test_a_maintenance_window_added_after_the_fact_clears_its_page_and_a_replay_
     token = "tok-maint-5e4d3c2b"
     cfg_text = config()
     w = worker(cfg_text, SLOBURN_API_TOKENS=f"oncall:{token}")
-    # A 20-minute outage at 0.25 s per 10-s bucket: ~30 s of wall time; the page fires early.
-    sc = outage(outage_s=1200, live_s=40 * 60)
+    # A 20-minute outage at 0.25 s per 10-s bucket: ~30 s of wall time; the page fires early and
+    # the exclusion must resolve it long before the outage ends. Two minutes of traffic follow.
+    sc = outage(outage_s=1200, live_s=24 * 60)
     sender = in_background(sc, broker.bootstrap, pace_s=0.25)
     try:
         wait_for(lambda: accepted(receivers, "pagerduty", event_action="trigger"), 60, "the page")
